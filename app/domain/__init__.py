@@ -1,0 +1,1 @@
+"""Domain: exchange configs, services and errors. Imports no framework and no ccxt."""

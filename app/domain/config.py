@@ -1,0 +1,121 @@
+"""ExchangeConfig: the normalised, validated description of one exchange instance."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from app.domain.errors import BadInput, UnknownExchange
+
+MarketType = Literal["spot", "futures"]
+CcxtType = Literal["regular", "pro"]
+
+MARKET_TYPES: tuple[str, ...] = ("spot", "futures")
+CCXT_TYPES: tuple[str, ...] = ("regular", "pro")
+
+
+@dataclass(frozen=True, slots=True, repr=False)
+class Credentials:
+    """API credentials; never printed, never part of a key or a log line."""
+
+    api_key: str | None = None
+    secret: str | None = None
+    password: str | None = None
+
+    @property
+    def present(self) -> bool:
+        return bool(self.api_key or self.secret or self.password)
+
+    def __repr__(self) -> str:  # keeps secrets out of tracebacks and debug output
+        return f"Credentials(present={self.present})"
+
+
+@dataclass(frozen=True, slots=True)
+class ExchangeConfig:
+    """What the client asked for, with defaults filled in."""
+
+    exchange_id: str
+    market_type: MarketType = "spot"
+    ccxt_type: CcxtType = "regular"
+    sandbox: bool = False
+    credentials: Credentials = Credentials()
+
+    @property
+    def has_credentials(self) -> bool:
+        return self.credentials.present
+
+    @property
+    def markets_key(self) -> tuple[str, str, bool]:
+        """Instances with the same markets_key can share one loaded market list."""
+        return (self.exchange_id, self.market_type, self.sandbox)
+
+
+ExchangeIdCheck = Callable[[str], bool]
+
+
+def parse_exchange_config(raw: Any, *, is_known_exchange: ExchangeIdCheck) -> ExchangeConfig:
+    """Validate a client-supplied config mapping and fill in the defaults.
+
+    Args:
+        raw: the decoded JSON object from the client (anything; it is checked here).
+        is_known_exchange: tells whether an exchange id is served by some backend.
+
+    Raises:
+        BadInput: with a message naming the offending field.
+        UnknownExchange: when the id is well-formed but no backend serves it.
+    """
+    if not isinstance(raw, Mapping):
+        raise BadInput("config must be a JSON object")
+    exchange_id = raw.get("exchangeId")
+    if exchange_id is None or exchange_id == "":
+        raise BadInput("exchangeId is required")
+    if not isinstance(exchange_id, str):
+        raise BadInput("exchangeId must be a string")
+    if not is_known_exchange(exchange_id):
+        raise UnknownExchange(f"Unknown exchange id: {_printable(exchange_id)}")
+    market_type = _choice(raw, "marketType", MARKET_TYPES, "spot")
+    ccxt_type = _choice(raw, "ccxtType", CCXT_TYPES, "regular")
+    sandbox = raw.get("sandbox", False)
+    if sandbox is None:
+        sandbox = False
+    if not isinstance(sandbox, bool):
+        raise BadInput("sandbox must be a boolean")
+    credentials = Credentials(
+        api_key=_optional_secret(raw, "apiKey"),
+        secret=_optional_secret(raw, "secret"),
+        password=_optional_secret(raw, "password"),
+    )
+    return ExchangeConfig(
+        exchange_id=exchange_id,
+        market_type=market_type,  # type: ignore[arg-type]
+        ccxt_type=ccxt_type,  # type: ignore[arg-type]
+        sandbox=sandbox,
+        credentials=credentials,
+    )
+
+
+def _choice(raw: Mapping[str, Any], field: str, allowed: tuple[str, ...], default: str) -> str:
+    value = raw.get(field)
+    if value is None or value == "":
+        return default
+    if value not in allowed:
+        options = ", ".join(f'"{option}"' for option in allowed)
+        raise BadInput(f"{field} must be one of {options}")
+    return str(value)
+
+
+def _optional_secret(raw: Mapping[str, Any], field: str) -> str | None:
+    value = raw.get(field)
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        # The value itself is never echoed: it may be a secret sent in the wrong field.
+        raise BadInput(f"{field} must be a string")
+    return value
+
+
+def _printable(value: str, limit: int = 64) -> str:
+    """Echo an untrusted id back safely: bounded length, no control characters."""
+    cleaned = "".join(ch if ch.isprintable() else "?" for ch in value[:limit])
+    return cleaned + ("..." if len(value) > limit else "")

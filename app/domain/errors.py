@@ -1,0 +1,87 @@
+"""The one error hierarchy of the domain; entrypoints map it to status codes.
+
+    DomainError
+    ├── BadInput                 caller sent something we cannot use (400)
+    │   ├── UnknownExchange      exchangeId is not a known exchange id
+    │   ├── CredentialsRequired  the operation needs apiKey/secret
+    │   └── BadSymbol            the exchange does not know the symbol
+    ├── NotSupported             the exchange cannot do this (501; 400 for watch* on regular)
+    ├── AuthenticationFailed     the exchange refused our credentials (401 at the exchange)
+    ├── RateLimited              the exchange throttled us (429)
+    ├── ExchangeUnavailable      exchange down or in maintenance (503)
+    ├── ExchangeUnreachable      network failure talking to the exchange (502)
+    ├── ExchangeTimeout          the exchange did not answer in time (504)
+    ├── ExchangeError            the exchange answered with an error we do not classify (502)
+    ├── ProxyRefused             the CORS proxy refuses the target (400)
+    └── ProxyTimeout             the proxied request timed out (408)
+
+``error_type`` is what clients see in ``errorType``: the ccxt exception class name when the
+error came from ccxt, otherwise the name of the domain class.
+"""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    """Base of every error the domain raises on purpose."""
+
+    def __init__(self, details: str, *, error_type: str | None = None) -> None:
+        super().__init__(details)
+        self.details = details
+        self.error_type = error_type or type(self).__name__
+
+
+class BadInput(DomainError):
+    """The request itself is wrong; retrying it unchanged cannot succeed."""
+
+
+class UnknownExchange(BadInput):
+    """The exchange id is not served by any backend."""
+
+
+class CredentialsRequired(BadInput):
+    """The operation needs credentials that were not given."""
+
+
+class BadSymbol(BadInput):
+    """The exchange does not list the symbol."""
+
+
+class NotSupported(DomainError):
+    """The exchange or backend does not offer the operation."""
+
+
+class AuthenticationFailed(DomainError):
+    """The exchange rejected the credentials or the signature."""
+
+
+class RateLimited(DomainError):
+    """The exchange throttled the request."""
+
+
+class ExchangeUnavailable(DomainError):
+    """The exchange is down or in maintenance."""
+
+
+class ExchangeUnreachable(DomainError):
+    """The exchange could not be reached over the network."""
+
+
+class ExchangeTimeout(DomainError):
+    """The exchange did not answer in time."""
+
+
+class ExchangeError(DomainError):
+    """The exchange answered with an error we do not classify further."""
+
+
+class ProxyRefused(BadInput):
+    """The CORS proxy refuses to contact the target (scheme, address, method...)."""
+
+
+class ProxyTimeout(DomainError):
+    """The proxied request did not complete within its timeout."""
+
+
+PERMANENT_ERRORS: tuple[type[DomainError], ...] = (BadInput, NotSupported, AuthenticationFailed)
+"""Errors that retrying cannot heal: a stream answers them once instead of retrying."""

@@ -1,0 +1,171 @@
+"""All settings in one place: defaults, the optional TOML file, then environment variables.
+
+Precedence (last wins): built-in defaults < TOML file < environment < command-line flags.
+Nothing here is read at import time: ``load_settings`` is called by the CLI or by tests.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import msgspec
+
+DEFAULT_TOKEN = "your-secret-token"
+"""The original server's default token; accepted only while listening on loopback."""
+
+
+class CacheSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    ttl_seconds: float = 24 * 3600
+    sweep_interval_seconds: float = 600
+    max_size: int = 1000
+    failed_markets_ttl_seconds: float = 60
+    """An instance whose load_markets failed is dropped this soon, so the next request retries."""
+
+
+class CcxtSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    timeout_ms: int = 30_000
+    enable_rate_limit: bool = True
+
+
+class ExchangeSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """Per-exchange operator settings, from ``[exchanges.<exchangeId>]``."""
+
+    backend: str | None = None
+    """Which backend serves this id (default: the backend that declares the id, else ccxt)."""
+    ccxt: dict[str, Any] = msgspec.field(default_factory=dict)
+    """Deep-merged into the constructor config of every ccxt instance of this exchange."""
+    options: dict[str, Any] = msgspec.field(default_factory=dict)
+    """Free-form settings for non-ccxt backends (e.g. the simulator's seed and symbols)."""
+
+
+class StreamSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    auth_timeout_seconds: float = 10
+    max_subscriptions_per_socket: int = 100
+    retry_initial_seconds: float = 1.0
+    retry_max_seconds: float = 60.0
+    retry_factor: float = 2.0
+    retry_jitter: float = 0.2
+    """Fraction of each delay drawn at random (0.2: the delay varies by up to +-20 %)."""
+    watchdog_seconds: dict[str, float] = msgspec.field(
+        default_factory=lambda: {
+            "ticker": 60.0,
+            "orderbook": 60.0,
+            "trades": 300.0,
+            "ohlcv": 300.0,
+            "balance": 0.0,  # balances change rarely: 0 turns the watchdog off
+        }
+    )
+    rest_watch_timeout_seconds: float = 30.0
+
+
+class ProxySettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    enabled: bool = True
+    allow: list[str] = msgspec.field(default_factory=list)
+    """Hosts or CIDR ranges exempt from the private-address block."""
+    max_response_bytes: int = 10 * 1024 * 1024
+    min_timeout_ms: int = 100
+    max_timeout_ms: int = 120_000
+    max_redirects: int = 5
+    allowed_methods: list[str] = msgspec.field(
+        default_factory=lambda: ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
+    )
+
+
+class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    host: str = "127.0.0.1"
+    port: int = 3001
+    api_token: str | None = None
+    log_level: str = "info"
+    log_format: Literal["auto", "json", "console"] = "auto"
+    cors_origins: list[str] = msgspec.field(default_factory=lambda: ["*"])
+    docs_enabled: bool = True
+    allowed_exchanges: list[str] | None = None
+    """If set, only these exchange ids are served."""
+    shutdown_grace_seconds: float = 10.0
+    cache: CacheSettings = msgspec.field(default_factory=CacheSettings)
+    ccxt: CcxtSettings = msgspec.field(default_factory=CcxtSettings)
+    streams: StreamSettings = msgspec.field(default_factory=StreamSettings)
+    proxy: ProxySettings = msgspec.field(default_factory=ProxySettings)
+    exchanges: dict[str, ExchangeSettings] = msgspec.field(default_factory=dict)
+    disabled_plugins: list[str] = msgspec.field(default_factory=list)
+
+    @property
+    def effective_token(self) -> str:
+        return self.api_token or DEFAULT_TOKEN
+
+    @property
+    def uses_default_token(self) -> bool:
+        return not self.api_token
+
+
+class SettingsError(ValueError):
+    """The configuration cannot be used; the message says which part and why."""
+
+
+_ENV: dict[str, tuple[str, type]] = {
+    "HOST": ("host", str),
+    "PORT": ("port", int),
+    "API_TOKEN": ("api_token", str),
+    "LOG_LEVEL": ("log_level", str),
+    "LOG_FORMAT": ("log_format", str),
+    "CORS_ORIGINS": ("cors_origins", list),
+    "DOCS_ENABLED": ("docs_enabled", bool),
+    "ALLOWED_EXCHANGES": ("allowed_exchanges", list),
+}
+
+
+def load_settings(
+    config_path: str | os.PathLike[str] | None = None,
+    env: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Settings:
+    """Build Settings from an optional TOML file, the environment and explicit overrides."""
+    env = os.environ if env is None else env
+    data: dict[str, Any] = {}
+    path = config_path or env.get("PROFITMAKER_CONFIG")
+    if path:
+        data.update(_read_toml(Path(path)))
+    for name, (field, kind) in _ENV.items():
+        raw = env.get(name)
+        if raw is None or raw == "":
+            continue
+        data[field] = _coerce_env(name, raw, kind)
+    for key, value in (overrides or {}).items():
+        if value is not None:
+            data[key] = value
+    try:
+        return msgspec.convert(data, Settings, strict=False)
+    except msgspec.ValidationError as exc:
+        raise SettingsError(f"invalid configuration: {exc}") from None
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError:
+        raise SettingsError(f"config file not found: {path}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsError(f"config file {path} is not valid TOML: {exc}") from None
+
+
+def _coerce_env(name: str, raw: str, kind: type) -> Any:
+    if kind is int:
+        try:
+            return int(raw)
+        except ValueError:
+            raise SettingsError(f"{name} must be an integer, got {raw!r}") from None
+    if kind is bool:
+        lowered = raw.strip().lower()
+        if lowered in {"1", "true", "yes", "on"}:
+            return True
+        if lowered in {"0", "false", "no", "off"}:
+            return False
+        raise SettingsError(f"{name} must be true or false, got {raw!r}")
+    if kind is list:
+        return [part.strip() for part in raw.split(",") if part.strip()]
+    return raw

@@ -1,0 +1,1 @@
+"""Test kit shipped with the package: fakes and the ExchangeGateway contract suite."""
