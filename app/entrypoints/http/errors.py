@@ -1,0 +1,55 @@
+"""Maps domain errors to the contract's `{error, details, errorType}` bodies and status codes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from app.domain import errors as domain
+
+# Most specific first: the first isinstance match wins.
+STATUS_BY_ERROR: tuple[tuple[type[domain.DomainError], int], ...] = (
+    (domain.ProxyTimeout, 408),
+    (domain.BadInput, 400),
+    (domain.NotSupported, 501),
+    (domain.AuthenticationFailed, 401),
+    (domain.RateLimited, 429),
+    (domain.ExchangeUnavailable, 503),
+    (domain.ExchangeUnreachable, 502),
+    (domain.ExchangeTimeout, 504),
+    (domain.ExchangeError, 502),
+)
+
+
+class ApiError(Exception):
+    """An error answer in the contract's shape, raised by handlers, rendered by the app."""
+
+    def __init__(self, status: int, error: str, details: str, error_type: str) -> None:
+        super().__init__(error)
+        self.status = status
+        self.error = error
+        self.details = details
+        self.error_type = error_type
+
+    def body(self) -> dict[str, str]:
+        return {"error": self.error, "details": self.details, "errorType": self.error_type}
+
+
+def status_for(error: domain.DomainError) -> int:
+    for error_class, status in STATUS_BY_ERROR:
+        if isinstance(error, error_class):
+            return status
+    return 500
+
+
+@contextmanager
+def endpoint_errors(error_text: str) -> Iterator[None]:
+    """Turn a domain error raised inside the block into an ApiError with the endpoint's text.
+
+    ``error_text`` is the fixed text a client may match on (e.g. "Failed to fetch ticker").
+    Errors that are not DomainErrors are our own bugs: they propagate and become a 500.
+    """
+    try:
+        yield
+    except domain.DomainError as exc:
+        raise ApiError(status_for(exc), error_text, exc.details, exc.error_type) from exc
