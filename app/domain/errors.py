@@ -6,7 +6,7 @@
     │   ├── CredentialsRequired  the operation needs apiKey/secret
     │   └── BadSymbol            the exchange does not know the symbol
     ├── NotSupported             the exchange cannot do this (501; 400 for watch* on regular)
-    ├── AuthenticationFailed     the exchange refused our credentials (401 at the exchange)
+    ├── AuthenticationFailed     the exchange refused the client's credentials (400)
     ├── RateLimited              the exchange throttled us (429)
     ├── ExchangeUnavailable      exchange down or in maintenance (503)
     ├── ExchangeUnreachable      network failure talking to the exchange (502)
@@ -25,10 +25,15 @@ from __future__ import annotations
 class DomainError(Exception):
     """Base of every error the domain raises on purpose."""
 
-    def __init__(self, details: str, *, error_type: str | None = None) -> None:
+    def __init__(
+        self, details: str, *, error_type: str | None = None, headline: str | None = None
+    ) -> None:
         super().__init__(details)
         self.details = details
         self.error_type = error_type or type(self).__name__
+        # A few failures have their own fixed `error` text in the contract ("API credentials
+        # required for balance"); for all others the endpoint's text is used.
+        self.headline = headline
 
 
 class BadInput(DomainError):

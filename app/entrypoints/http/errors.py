@@ -12,7 +12,8 @@ STATUS_BY_ERROR: tuple[tuple[type[domain.DomainError], int], ...] = (
     (domain.ProxyTimeout, 408),
     (domain.BadInput, 400),
     (domain.NotSupported, 501),
-    (domain.AuthenticationFailed, 401),
+    # Not 401/403: those mean "your bearer token" to a client; this is the exchange's refusal.
+    (domain.AuthenticationFailed, 400),
     (domain.RateLimited, 429),
     (domain.ExchangeUnavailable, 503),
     (domain.ExchangeUnreachable, 502),
@@ -52,4 +53,6 @@ def endpoint_errors(error_text: str) -> Iterator[None]:
     try:
         yield
     except domain.DomainError as exc:
-        raise ApiError(status_for(exc), error_text, exc.details, exc.error_type) from exc
+        raise ApiError(
+            status_for(exc), exc.headline or error_text, exc.details, exc.error_type
+        ) from exc

@@ -1,0 +1,39 @@
+"""The composition root: the only place that constructs adapters and wires services.
+
+Tests build the same container and override single providers (``registry``, ``clock``...)
+with fakes; nothing else in the code base constructs an adapter.
+"""
+
+from __future__ import annotations
+
+from dependency_injector import containers, providers
+
+from app.adapters.backends import BackendRegistry
+from app.adapters.cache.keys import CacheKeyer
+from app.adapters.cache.memory import InMemoryInstanceCache
+from app.domain.exchange import ExchangeService
+from app.settings import Settings
+
+
+class Container(containers.DeclarativeContainer):
+    settings = providers.Dependency(instance_of=Settings)
+
+    registry = providers.Singleton(BackendRegistry.discover, settings)
+
+    cache_keyer = providers.Singleton(CacheKeyer)
+    instance_cache = providers.Singleton(
+        InMemoryInstanceCache,
+        factory=registry.provided.create,
+        settings=settings.provided.cache,
+        keyer=cache_keyer,
+    )
+
+    exchange_service = providers.Singleton(
+        ExchangeService,
+        cache=instance_cache,
+        is_known_exchange=registry.provided.is_known,
+    )
+
+
+def build_container(settings: Settings) -> Container:
+    return Container(settings=settings)

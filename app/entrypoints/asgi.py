@@ -1,0 +1,63 @@
+"""create_app: the one ASGI application (REST + docs + Socket.IO) for a Settings."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import structlog
+from litestar import Litestar
+
+from app.container import Container, build_container
+from app.entrypoints.http.app import create_http_app
+from app.entrypoints.request_log import RequestLogMiddleware
+from app.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+
+class Application:
+    """The ASGI callable plus handles that tests and the CLI need (container, Litestar app)."""
+
+    def __init__(self, asgi: Any, container: Container, http: Litestar) -> None:
+        self.asgi = asgi
+        self.container = container
+        self.http = http
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        await self.asgi(scope, receive, send)
+
+
+def create_app(settings: Settings, container: Container | None = None) -> Application:
+    """Wire the container's services into the HTTP (and Socket.IO) entrypoints."""
+    container = container or build_container(settings)
+
+    @asynccontextmanager
+    async def resources(_app: Litestar) -> AsyncIterator[None]:
+        cache = container.instance_cache()
+        cache.start_sweeper()
+        registry = container.registry()
+        log.info(
+            "server_ready",
+            backends=[b["name"] for b in registry.describe() if b["status"] == "loaded"],
+            failed_backends=[b["name"] for b in registry.describe() if b["status"] == "failed"],
+        )
+        try:
+            yield
+        finally:
+            log.info("server_stopping")
+            await cache.aclose()
+            await registry.aclose()
+            log.info("server_stopped")
+
+    http = create_http_app(
+        settings,
+        services={
+            "exchange_service": container.exchange_service,
+            "backend_catalog": container.registry,
+        },
+        lifespan=[resources],
+    )
+    asgi: Any = RequestLogMiddleware(http)
+    return Application(asgi, container, http)

@@ -1,0 +1,119 @@
+"""The Litestar application: routes, auth, CORS, error shapes and the OpenAPI docs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
+from typing import Any
+
+from litestar import Litestar, get
+from litestar.config.cors import CORSConfig
+from litestar.di import NamedDependency, Provide
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.middleware import DefineMiddleware
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
+from litestar.openapi.spec import Components, SecurityScheme
+
+from app import __version__
+from app.adapters.backends import BackendRegistry
+from app.entrypoints.http.auth import BearerAuthMiddleware
+from app.entrypoints.http.errors import ApiError
+from app.entrypoints.http.exception_handlers import (
+    api_error_handler,
+    http_error_handler,
+    internal_error_handler,
+    validation_error_handler,
+)
+from app.entrypoints.http.exchange import ExchangeController
+from app.entrypoints.http.health import health
+from app.settings import Settings
+
+DOCS_PATH = "/schema"
+CORS_METHODS = ["GET", "POST", "PUT", "DELETE", "OPTIONS"]
+CORS_HEADERS = ["Content-Type", "Authorization", "X-Requested-With"]
+
+Lifespan = Callable[[Litestar], AbstractAsyncContextManager[None]]
+
+
+@get("/api/backends", tags=["introspection"], summary="Loaded exchange backends and plugin errors")
+async def list_backends(backend_catalog: NamedDependency[BackendRegistry]) -> dict[str, Any]:
+    return {"success": True, "data": backend_catalog.describe()}
+
+
+def route_handlers() -> list[Any]:
+    """Every REST handler. New entrypoint modules add theirs here."""
+    return [health, list_backends, ExchangeController]
+
+
+def create_http_app(
+    settings: Settings,
+    services: Mapping[str, Callable[[], Any]],
+    *,
+    lifespan: Sequence[Lifespan] = (),
+    extra_handlers: Sequence[Any] = (),
+) -> Litestar:
+    """Build the Litestar app.
+
+    Args:
+        settings: the process settings.
+        services: dependency name -> zero-argument callable returning the service (the
+            composition root passes its providers; handlers receive them by parameter name).
+        lifespan: async context managers run around the app's life (start/stop resources).
+        extra_handlers: additional route handlers (plugins, tests).
+    """
+    open_prefixes = ("/health",) + ((DOCS_PATH,) if settings.docs_enabled else ())
+    openapi = (
+        OpenAPIConfig(
+            title="profitmaker-server",
+            version=__version__,
+            description=(
+                "CCXT behind one authenticated endpoint. Every path except /health and the "
+                "docs needs `Authorization: Bearer <token>`. Errors are "
+                "`{error, details, errorType}` with a fixed `error` text per endpoint."
+            ),
+            path=DOCS_PATH,
+            render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin(path="/swagger")],
+            components=Components(
+                security_schemes={"BearerToken": SecurityScheme(type="http", scheme="bearer")}
+            ),
+            security=[{"BearerToken": []}],
+        )
+        if settings.docs_enabled
+        else None
+    )
+    return Litestar(
+        route_handlers=[*route_handlers(), *extra_handlers],
+        dependencies={
+            name: Provide(_provider(factory), sync_to_thread=False)
+            for name, factory in services.items()
+        },
+        middleware=[
+            DefineMiddleware(
+                BearerAuthMiddleware,
+                token=settings.effective_token,
+                open_prefixes=open_prefixes,
+            )
+        ],
+        cors_config=CORSConfig(
+            allow_origins=list(settings.cors_origins),
+            allow_methods=CORS_METHODS,  # type: ignore[arg-type]
+            allow_headers=CORS_HEADERS,
+        ),
+        exception_handlers={
+            ApiError: api_error_handler,
+            ValidationException: validation_error_handler,
+            HTTPException: http_error_handler,
+            Exception: internal_error_handler,
+        },
+        openapi_config=openapi,
+        lifespan=list(lifespan),
+        debug=False,
+    )
+
+
+def _provider(factory: Callable[[], Any]) -> Callable[[], Any]:
+    def provide() -> Any:
+        return factory()
+
+    return provide

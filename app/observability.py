@@ -1,0 +1,134 @@
+"""Logging setup (structlog, JSON by default) with secret redaction on every line.
+
+Configured once by the composition root. Redaction works at two depths: fields whose *name*
+says secret are masked, and every rendered string is scrubbed for secret-looking fragments
+(query parameters, bearer tokens, JSON fields), because API keys also reach logs inside
+exception texts and URLs.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from collections.abc import MutableMapping
+from typing import Any, TextIO
+
+import structlog
+
+REDACTED = "[REDACTED]"
+
+_SECRET_KEY_PARTS = (
+    "apikey", "api_key", "secret", "password", "passphrase", "authorization", "token",
+    "signature", "cookie", "privatekey", "private_key", "x-mbx-apikey",
+)
+
+_SECRET_NAMES = r"(?:api[_-]?key|secret|password|passphrase|token|signature|access[_-]?token|sign)"
+_TEXT_PATTERNS = (
+    # key=value in query strings and form bodies
+    re.compile(rf"(?i)(\b{_SECRET_NAMES}=)[^&\s\"']+"),
+    # "key": "value" in JSON and repr(dict)
+    re.compile(rf"(?i)([\"']{_SECRET_NAMES}[\"']\s*:\s*[\"'])[^\"']*"),
+    # Authorization headers
+    re.compile(r"(?i)(\bbearer\s+)[A-Za-z0-9._~+/=-]+"),
+    re.compile(r"(?i)(x-mbx-apikey[\"']?\s*[:=]\s*[\"']?)[^\"'\s,}]+"),
+)
+
+
+def is_secret_key(name: str) -> bool:
+    lowered = name.lower().replace("-", "").replace("_", "")
+    return any(part.replace("_", "").replace("-", "") in lowered for part in _SECRET_KEY_PARTS)
+
+
+def scrub_text(text: str) -> str:
+    for pattern in _TEXT_PATTERNS:
+        text = pattern.sub(lambda m: m.group(1) + REDACTED, text)
+    return text
+
+
+def _redact_value(value: Any, depth: int = 0) -> Any:
+    if depth > 6:
+        return value
+    if isinstance(value, str):
+        return scrub_text(value)
+    if isinstance(value, dict):
+        return {
+            k: (REDACTED if isinstance(k, str) and is_secret_key(k) else _redact_value(v, depth + 1))
+            for k, v in value.items()
+        }
+    if isinstance(value, (list, tuple)):
+        return [_redact_value(v, depth + 1) for v in value]
+    return value
+
+
+def redact_secrets(
+    _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    """structlog processor: mask secret-named fields, scrub every string (tracebacks too)."""
+    for key in list(event_dict):
+        if is_secret_key(key):
+            event_dict[key] = REDACTED
+        else:
+            event_dict[key] = _redact_value(event_dict[key])
+    return event_dict
+
+
+class _ScrubRendered:
+    """Last line of defence: scrub the fully rendered line."""
+
+    def __init__(self, renderer: Any) -> None:
+        self._renderer = renderer
+
+    def __call__(self, logger: Any, method: str, event_dict: MutableMapping[str, Any]) -> str:
+        return scrub_text(self._renderer(logger, method, event_dict))
+
+
+def shared_processors() -> list[Any]:
+    return [
+        structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_log_level,
+        structlog.stdlib.add_logger_name,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        structlog.processors.StackInfoRenderer(),
+        structlog.processors.format_exc_info,
+        redact_secrets,
+    ]
+
+
+def configure_logging(level: str = "info", fmt: str = "auto", stream: TextIO | None = None) -> None:
+    """Route structlog and stdlib logging (uvicorn, asyncio) through one redacting renderer."""
+    stream = stream or sys.stderr
+    use_console = fmt == "console" or (fmt == "auto" and stream.isatty())
+    renderer = (
+        structlog.dev.ConsoleRenderer(colors=False)
+        if use_console
+        else structlog.processors.JSONRenderer(default=str)
+    )
+    numeric_level = logging.getLevelName(level.upper())
+    if not isinstance(numeric_level, int):
+        numeric_level = logging.INFO
+    structlog.configure(
+        processors=[
+            *shared_processors(),
+            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
+        ],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=True,
+    )
+    formatter = structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=shared_processors(),
+        processors=[
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            _ScrubRendered(renderer),
+        ],
+    )
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(formatter)
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(numeric_level)
+    # We log one line per request ourselves; uvicorn's access line would repeat it.
+    logging.getLogger("uvicorn.access").disabled = True
+    for noisy in ("engineio.server", "socketio.server"):
+        logging.getLogger(noisy).setLevel(max(numeric_level, logging.WARNING))
