@@ -25,7 +25,8 @@ from app.entrypoints.http.exception_handlers import (
     internal_error_handler,
     validation_error_handler,
 )
-from app.entrypoints.http.exchange import ExchangeController
+from app.entrypoints.http.content_type import JsonContentTypeMiddleware
+from app.entrypoints.http.exchange import ERROR_TEXTS, ExchangeController
 from app.entrypoints.http.health import health
 from app.settings import Settings
 
@@ -93,7 +94,8 @@ def create_http_app(
                 BearerAuthMiddleware,
                 token=settings.effective_token,
                 open_prefixes=open_prefixes,
-            )
+            ),
+            DefineMiddleware(JsonContentTypeMiddleware, error_texts=ERROR_TEXTS),
         ],
         cors_config=CORSConfig(
             allow_origins=list(settings.cors_origins),
@@ -109,6 +111,7 @@ def create_http_app(
         openapi_config=openapi,
         lifespan=list(lifespan),
         debug=False,
+        logging_config=None,  # logging is configured once, by the composition root
     )
 
 

@@ -1,0 +1,91 @@
+"""`profitmaker-server`: parse flags, load settings, enforce the token policy, run uvicorn."""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import sys
+from collections.abc import Sequence
+
+import structlog
+
+from app.observability import configure_logging
+from app.settings import Settings, SettingsError, load_settings
+
+
+class StartupRefused(RuntimeError):
+    """The server must not start with these settings; the message says why and how to fix it."""
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="profitmaker-server",
+        description="CCXT behind one authenticated HTTP + Socket.IO endpoint.",
+    )
+    parser.add_argument("--host", help="address to bind (env HOST, default 127.0.0.1)")
+    parser.add_argument("--port", type=int, help="port to listen on (env PORT, default 3001)")
+    parser.add_argument("--config", help="TOML config file (env PROFITMAKER_CONFIG)")
+    return parser.parse_args(argv)
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_token_policy(settings: Settings) -> str | None:
+    """Refuse the default token off loopback; return a warning to log when it is in use."""
+    if not settings.uses_default_token:
+        return None
+    if not is_loopback(settings.host):
+        raise StartupRefused(
+            f"refusing to listen on {settings.host} with the default token: "
+            "set API_TOKEN to a secret of your own (or bind 127.0.0.1)"
+        )
+    return "API_TOKEN is not set: the default token is accepted because we listen on loopback only"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        settings = load_settings(
+            config_path=args.config, overrides={"host": args.host, "port": args.port}
+        )
+        warning = check_token_policy(settings)
+    except (SettingsError, StartupRefused) as exc:
+        print(f"profitmaker-server: {exc}", file=sys.stderr)
+        return 2
+    configure_logging(settings.log_level, settings.log_format)
+    log = structlog.get_logger("app.cli")
+    if warning:
+        log.warning("default_token_in_use", detail=warning)
+    serve(settings)
+    return 0
+
+
+def serve(settings: Settings) -> None:
+    import uvicorn
+
+    from app.entrypoints.asgi import create_app
+
+    application = create_app(settings)
+    config = uvicorn.Config(
+        application,
+        host=settings.host,
+        port=settings.port,
+        lifespan="on",
+        log_config=None,  # our logging setup handles uvicorn's loggers
+        access_log=False,
+        timeout_graceful_shutdown=int(settings.shutdown_grace_seconds),
+        ws_max_size=1024 * 1024,
+    )
+    structlog.get_logger("app.cli").info("server_listening", host=settings.host, port=settings.port)
+    uvicorn.Server(config).run()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
