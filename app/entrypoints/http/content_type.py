@@ -23,12 +23,17 @@ class JsonContentTypeMiddleware:
             content_type = _header(scope, b"content-type")
             if not _is_json(content_type):
                 path = scope.get("path", "")
+                details = (
+                    "Request body is required (a JSON object)"
+                    if not content_type and not _has_body(scope)
+                    else "Content-Type must be application/json"
+                )
                 await send_json(
                     send,
                     400,
                     {
                         "error": self._error_texts.get(path, "Bad request"),
-                        "details": "Content-Type must be application/json",
+                        "details": details,
                         "errorType": "BadInput",
                     },
                 )
@@ -41,6 +46,11 @@ def _header(scope: Scope, name: bytes) -> str:
         if key == name:
             return value.decode("latin-1")
     return ""
+
+
+def _has_body(scope: Scope) -> bool:
+    length = _header(scope, b"content-length")
+    return bool(_header(scope, b"transfer-encoding")) or (length not in ("", "0"))
 
 
 def _is_json(content_type: str) -> bool:

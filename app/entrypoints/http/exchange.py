@@ -7,6 +7,7 @@ from typing import Any
 import msgspec
 from litestar import Controller, post
 from litestar.di import NamedDependency
+from litestar.params import JSONBody
 from litestar.openapi.datastructures import ResponseSpec
 
 from app.domain.exchange import ExchangeService
@@ -79,7 +80,7 @@ class ExchangeController(Controller):
         responses=EXCHANGE_ERRORS,
     )
     async def instance(
-        self, data: ExchangeConfigBody, exchange_service: NamedDependency[ExchangeService]
+        self, data: JSONBody[ExchangeConfigBody], exchange_service: NamedDependency[ExchangeService]
     ) -> InstanceResponse:
         if not data.exchangeId:
             message = "exchangeId is required"
@@ -97,7 +98,7 @@ class ExchangeController(Controller):
 
     @post("/fetchTicker", status_code=200, summary="fetch_ticker(symbol)", responses=EXCHANGE_ERRORS)
     async def fetch_ticker(
-        self, data: SymbolRequest, exchange_service: NamedDependency[ExchangeService]
+        self, data: JSONBody[SymbolRequest], exchange_service: NamedDependency[ExchangeService]
     ) -> DataResponse:
         with endpoint_errors(ERROR_TEXTS["/api/exchange/fetchTicker"]):
             result = await exchange_service.fetch_ticker(
@@ -112,7 +113,7 @@ class ExchangeController(Controller):
         responses=EXCHANGE_ERRORS,
     )
     async def fetch_order_book(
-        self, data: OrderBookRequest, exchange_service: NamedDependency[ExchangeService]
+        self, data: JSONBody[OrderBookRequest], exchange_service: NamedDependency[ExchangeService]
     ) -> DataResponse:
         with endpoint_errors(ERROR_TEXTS["/api/exchange/fetchOrderBook"]):
             result = await exchange_service.fetch_order_book(
@@ -127,7 +128,7 @@ class ExchangeController(Controller):
         responses=EXCHANGE_ERRORS,
     )
     async def fetch_trades(
-        self, data: TradesRequest, exchange_service: NamedDependency[ExchangeService]
+        self, data: JSONBody[TradesRequest], exchange_service: NamedDependency[ExchangeService]
     ) -> DataResponse:
         with endpoint_errors(ERROR_TEXTS["/api/exchange/fetchTrades"]):
             result = await exchange_service.fetch_trades(
@@ -142,7 +143,7 @@ class ExchangeController(Controller):
         responses=EXCHANGE_ERRORS,
     )
     async def fetch_ohlcv(
-        self, data: OHLCVRequest, exchange_service: NamedDependency[ExchangeService]
+        self, data: JSONBody[OHLCVRequest], exchange_service: NamedDependency[ExchangeService]
     ) -> DataResponse:
         with endpoint_errors(ERROR_TEXTS["/api/exchange/fetchOHLCV"]):
             result = await exchange_service.fetch_ohlcv(
@@ -162,7 +163,7 @@ class ExchangeController(Controller):
         responses=EXCHANGE_ERRORS,
     )
     async def fetch_balance(
-        self, data: ConfigRequest, exchange_service: NamedDependency[ExchangeService]
+        self, data: JSONBody[ConfigRequest], exchange_service: NamedDependency[ExchangeService]
     ) -> DataResponse:
         with endpoint_errors(ERROR_TEXTS["/api/exchange/fetchBalance"]):
             result = await exchange_service.fetch_balance(config_mapping(data.config), data.params)
@@ -175,7 +176,7 @@ class ExchangeController(Controller):
         responses=EXCHANGE_ERRORS,
     )
     async def capabilities(
-        self, data: ConfigRequest, exchange_service: NamedDependency[ExchangeService]
+        self, data: JSONBody[ConfigRequest], exchange_service: NamedDependency[ExchangeService]
     ) -> CapabilitiesResponse:
         with endpoint_errors(ERROR_TEXTS["/api/exchange/capabilities"]):
             result = await exchange_service.capabilities(config_mapping(data.config))
