@@ -1,0 +1,243 @@
+"""BinanceEmulator: the binance REST endpoints ccxt uses, served by aiohttp on 127.0.0.1.
+
+Paths are binance's own, optionally prefixed with the original host name (see
+``overrides.emulator_overrides``): ``/api.binance.com/api/v3/exchangeInfo``. ``counts`` is
+keyed by the path without that prefix; ``host_counts`` by the host.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import hashlib
+import hmac
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+
+from tests.emulator import market_data as md
+from tests.emulator.overrides import emulator_overrides
+
+API_KEY = "emulator-api-key"
+SECRET = "emulator-secret"
+
+FAILURE_KINDS = ("rate_limit", "unavailable", "delay", "bad_symbol", "auth", "server_error")
+
+
+@dataclass
+class Failure:
+    """An injected failure for requests whose path contains ``path_contains``."""
+
+    path_contains: str
+    kind: str
+    times: int = 1
+    delay: float = 0.0
+
+
+def _error(status: int, code: int, msg: str) -> web.Response:
+    return web.json_response({"code": code, "msg": msg}, status=status)
+
+
+class BinanceEmulator:
+    """A deterministic binance: spot, USD-M and COIN-M markets, public data and one signed call."""
+
+    def __init__(
+        self,
+        *,
+        symbols: int | Sequence[str] = 5,
+        api_key: str = API_KEY,
+        secret: str = SECRET,
+        now_ms: int = md.NOW_MS,
+    ) -> None:
+        self.bases = md.bases(symbols)
+        self.api_key = api_key
+        self.secret = secret
+        self.now_ms = now_ms
+        self.counts: collections.Counter[str] = collections.Counter()
+        self.host_counts: collections.Counter[str] = collections.Counter()
+        self.requests: list[tuple[str, str, str]] = []  # (method, host, path?query)
+        self.failures: list[Failure] = []
+        self.base_url = ""
+        self._runner: web.AppRunner | None = None
+        self._extra_routes: list[tuple[str, Any]] = []
+        self._spot_info: bytes | None = None
+        self._fapi_info: bytes | None = None
+        self._dapi_info: bytes | None = None
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    async def start(self) -> str:
+        app = web.Application()
+        app.router.add_route("*", "/{tail:.*}", self._dispatch)
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        port = self._runner.addresses[0][1]
+        self.base_url = f"http://127.0.0.1:{port}"
+        return self.base_url
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> BinanceEmulator:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.stop()
+
+    # -- test controls -------------------------------------------------------------------
+
+    def overrides(self, *, pro: bool = False, **extra: Any) -> dict[str, Any]:
+        """ccxt constructor config pointing binance at this emulator, plus ``extra`` keys."""
+        config = emulator_overrides(self.base_url, "binance", pro=pro)
+        for key, value in extra.items():
+            if isinstance(value, dict) and isinstance(config.get(key), dict):
+                config[key] = {**config[key], **value}
+            else:
+                config[key] = value
+        return config
+
+    def fail(self, path_contains: str, kind: str, *, times: int = 1, delay: float = 0.0) -> None:
+        """Make the next ``times`` requests whose path contains ``path_contains`` fail.
+
+        kinds: rate_limit (429, -1003), unavailable (503 plain text), delay (sleep ``delay``
+        seconds, then answer normally), bad_symbol (400, -1121), auth (401, -2015),
+        server_error (500, -1000).
+        """
+        if kind not in FAILURE_KINDS:
+            raise ValueError(f"unknown failure kind {kind!r}")
+        self.failures.append(Failure(path_contains, kind, times, delay))
+
+    def count(self, suffix: str) -> int:
+        """Requests whose path (without host prefix) ends with ``suffix``."""
+        return sum(n for path, n in self.counts.items() if path.endswith(suffix))
+
+    @property
+    def exchange_info_loads(self) -> int:
+        return self.count("/exchangeInfo")
+
+    # -- dispatch ------------------------------------------------------------------------
+
+    async def _dispatch(self, request: web.Request) -> web.StreamResponse:
+        host, path = _split_host(request.path)
+        self.counts[path] += 1
+        self.host_counts[host] += 1
+        self.requests.append((request.method, host, request.path_qs))
+        failure = self._take_failure(path)
+        if failure is not None:
+            if failure.kind == "delay":
+                await asyncio.sleep(failure.delay)
+            else:
+                return _failure_response(failure.kind)
+        return await self._route(request, path)
+
+    def _take_failure(self, path: str) -> Failure | None:
+        for failure in self.failures:
+            if failure.path_contains in path and failure.times > 0:
+                failure.times -= 1
+                if failure.times == 0:
+                    self.failures.remove(failure)
+                return failure
+        return None
+
+    async def _route(self, request: web.Request, path: str) -> web.StreamResponse:
+        section, _, endpoint = path.lstrip("/").partition("/")  # "api", "v3/exchangeInfo"
+        endpoint = endpoint.split("/", 1)[-1]  # drop the version
+        q = request.query
+        if endpoint == "exchangeInfo":
+            return self._exchange_info(section)
+        if endpoint in ("time", "ping"):
+            return web.json_response({"serverTime": self.now_ms} if endpoint == "time" else {})
+        if endpoint == "account" and section == "api":
+            return self._account(request)
+        symbol_id = q.get("symbol")
+        if endpoint in ("ticker/24hr", "depth", "aggTrades", "trades", "klines"):
+            base = md.base_for(self.bases, section, symbol_id)
+            if base is None:
+                return _error(400, -1121, "Invalid symbol.")
+            if endpoint == "ticker/24hr":
+                return web.json_response(md.ticker(symbol_id or "", base, self.now_ms, section))
+            if endpoint == "depth":
+                return web.json_response(md.depth(base, _int(q, "limit", 100), self.now_ms))
+            if endpoint in ("aggTrades", "trades"):
+                rows = md.trades(
+                    base,
+                    _int(q, "startTime"),
+                    _int(q, "endTime"),
+                    min(_int(q, "limit", 500) or 500, 1000),
+                    self.now_ms,
+                    aggregated=endpoint == "aggTrades",
+                )
+                return web.json_response(rows)
+            rows = md.klines(
+                base,
+                q.get("interval", "1m"),
+                _int(q, "startTime"),
+                _int(q, "endTime"),
+                min(_int(q, "limit", 500) or 500, 1500),
+                self.now_ms,
+            )
+            if rows is None:
+                return _error(400, -1120, "Invalid interval.")
+            return web.json_response(rows)
+        return _error(404, -1000, f"emulator: no route for {request.method} {path}")
+
+    def _exchange_info(self, section: str) -> web.Response:
+        # Cached bytes: the benchmark loads 2,000 symbols many times.
+        if section == "fapi":
+            self._fapi_info = self._fapi_info or _dump(md.fapi_exchange_info(self.bases))
+            body = self._fapi_info
+        elif section == "dapi":
+            self._dapi_info = self._dapi_info or _dump(md.dapi_exchange_info(self.bases))
+            body = self._dapi_info
+        else:
+            self._spot_info = self._spot_info or _dump(md.spot_exchange_info(self.bases))
+            body = self._spot_info
+        return web.Response(body=body, content_type="application/json")
+
+    def _account(self, request: web.Request) -> web.Response:
+        raw = request.rel_url.raw_query_string
+        payload, sep, signature = raw.rpartition("&signature=")
+        expected = hmac.new(self.secret.encode(), payload.encode(), hashlib.sha256).hexdigest()
+        if (
+            not sep
+            or request.headers.get("X-MBX-APIKEY") != self.api_key
+            or not hmac.compare_digest(signature, expected)
+        ):
+            return _error(401, -2015, "Invalid API-key, IP, or permissions for action.")
+        return web.json_response(md.account(self.now_ms))
+
+
+def _split_host(path: str) -> tuple[str, str]:
+    first, sep, rest = path.lstrip("/").partition("/")
+    if "." in first:
+        return first, "/" + rest
+    return "", path
+
+
+def _int(query: Any, name: str, default: int | None = None) -> int | None:
+    value = query.get(name)
+    return int(value) if value not in (None, "") else default
+
+
+def _dump(data: Any) -> bytes:
+    return json.dumps(data, separators=(",", ":")).encode()
+
+
+def _failure_response(kind: str) -> web.Response:
+    if kind == "rate_limit":
+        return _error(429, -1003, "Too many requests; current limit is 6000 request weight.")
+    if kind == "unavailable":
+        return web.Response(status=503, text="Service Unavailable")
+    if kind == "bad_symbol":
+        return _error(400, -1121, "Invalid symbol.")
+    if kind == "auth":
+        return _error(401, -2015, "Invalid API-key, IP, or permissions for action.")
+    return _error(500, -1000, "An unknown error occurred while processing the request.")
