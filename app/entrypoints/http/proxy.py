@@ -1,0 +1,114 @@
+"""POST /api/proxy/request: the CORS proxy, behind the SSRF guard of the proxy service."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import msgspec
+from litestar import Response, post
+from litestar.di import NamedDependency
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.params import JSONBody
+
+from app.domain.errors import DomainError, ProxyTimeout
+from app.domain.proxy import ProxyCall, ProxyResponseTooLarge, ProxyService
+from app.entrypoints.http.errors import ApiError, status_for
+from app.entrypoints.http.schemas import ErrorBody
+
+ERROR_TEXT = "Proxy request failed"
+TIMEOUT_TEXT = "Request timeout"
+URL_REQUIRED = "URL is required"
+
+_BODYLESS_STATUSES = frozenset({204, 205, 304})
+
+
+class ProxyRequestBody(msgspec.Struct, kw_only=True):
+    """What to send where. Only public http(s) targets are reachable (see the SSRF ADR)."""
+
+    url: Annotated[
+        str | None,
+        msgspec.Meta(description="Absolute http(s) URL", examples=["https://api.binance.com/api/v3/time"]),
+    ] = None
+    method: Annotated[str, msgspec.Meta(examples=["GET", "POST"])] = "GET"
+    headers: Annotated[
+        dict[str, str],
+        msgspec.Meta(
+            description="Sent upstream, minus hop-by-hop headers, Host and Content-Length",
+            examples=[{"Accept": "application/json"}],
+        ),
+    ] = msgspec.field(default_factory=dict)
+    body: Annotated[
+        Any,
+        msgspec.Meta(description="A string is sent as is, anything else as JSON; ignored for GET/HEAD"),
+    ] = None
+    timeout: Annotated[
+        float,
+        msgspec.Meta(description="Milliseconds for the whole exchange, clamped to the server's limits", examples=[30000]),
+    ] = 30_000
+
+
+class ProxyResponseBody(msgspec.Struct, kw_only=True):
+    """The upstream answer; our HTTP status mirrors ``status`` (200 when it cannot carry a body)."""
+
+    success: Annotated[bool, msgspec.Meta(description="Upstream status is 2xx")]
+    status: Annotated[int, msgspec.Meta(examples=[200])]
+    statusText: Annotated[str, msgspec.Meta(examples=["OK"])]
+    headers: dict[str, str]
+    data: Annotated[Any, msgspec.Meta(description="Parsed JSON when the body is JSON, else its text")]
+
+
+PROXY_ERRORS: dict[int, ResponseSpec] = {
+    status: ResponseSpec(ErrorBody, description=description, generate_examples=False)
+    for status, description in {
+        400: "URL missing, malformed body, or target refused by the SSRF guard (`details` says why)",
+        401: "Access token required",
+        403: "Invalid token",
+        408: "Request timeout: the whole exchange overran the timeout",
+        500: "Proxy request failed: DNS, connection or protocol failure, too many redirects",
+        502: "Proxy request failed: the upstream body exceeds the size limit",
+    }.items()
+}
+
+
+@post(
+    "/api/proxy/request",
+    status_code=200,
+    tags=["proxy"],
+    summary="Forward an HTTP request to a public API (CORS proxy)",
+    description=(
+        "Loopback, private, link-local, CGNAT, multicast and reserved targets are refused, "
+        "also through redirects (each hop is checked). The upstream status is mirrored."
+    ),
+    responses=PROXY_ERRORS,
+)
+async def proxy_request(
+    data: JSONBody[ProxyRequestBody], proxy_service: NamedDependency[ProxyService]
+) -> Response[ProxyResponseBody]:
+    if not data.url:
+        raise ApiError(400, URL_REQUIRED, URL_REQUIRED, "BadInput")
+    call = ProxyCall(
+        url=data.url, method=data.method, headers=data.headers, body=data.body, timeout_ms=data.timeout
+    )
+    try:
+        result = await proxy_service.forward(call)
+    except ProxyTimeout as exc:
+        raise ApiError(408, TIMEOUT_TEXT, exc.details, exc.error_type) from exc
+    except ProxyResponseTooLarge as exc:
+        raise ApiError(502, ERROR_TEXT, exc.details, exc.error_type) from exc
+    except DomainError as exc:
+        raise ApiError(status_for(exc), ERROR_TEXT, exc.details, exc.error_type) from exc
+    body = ProxyResponseBody(
+        success=result.success,
+        status=result.status,
+        statusText=result.status_text,
+        headers=result.headers,
+        data=result.data,
+    )
+    return Response(body, status_code=mirrored_status(result.status))
+
+
+def mirrored_status(upstream: int) -> int:
+    """Our status for an upstream status: the same, unless that status forbids a body."""
+    if 200 <= upstream <= 599 and upstream not in _BODYLESS_STATUSES:
+        return upstream
+    return 200
