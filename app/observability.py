@@ -12,6 +12,7 @@ import logging
 import re
 import sys
 from collections.abc import MutableMapping
+from contextvars import ContextVar
 from typing import Any, TextIO
 
 import structlog
@@ -35,12 +36,35 @@ _TEXT_PATTERNS = (
 )
 
 
+# The credentials of the request being served (per task, so never shared between requests):
+# any text that carries them, whatever surrounds them, is scrubbed before it leaves.
+_request_secrets: ContextVar[tuple[str, ...]] = ContextVar("request_secrets", default=())
+_MIN_SECRET_LENGTH = 4  # shorter values would mask ordinary words
+
+
+def remember_secrets(*values: object) -> None:
+    """Mark values (API keys, secrets, passwords) of the current request for scrubbing."""
+    fresh = tuple(
+        v for v in values if isinstance(v, str) and len(v) >= _MIN_SECRET_LENGTH
+    )
+    if fresh:
+        _request_secrets.set(_request_secrets.get() + fresh)
+
+
+def scrub_known_secrets(text: str) -> str:
+    for secret in _request_secrets.get():
+        if secret in text:
+            text = text.replace(secret, REDACTED)
+    return text
+
+
 def is_secret_key(name: str) -> bool:
     lowered = name.lower().replace("-", "").replace("_", "")
     return any(part.replace("_", "").replace("-", "") in lowered for part in _SECRET_KEY_PARTS)
 
 
 def scrub_text(text: str) -> str:
+    text = scrub_known_secrets(text)
     for pattern in _TEXT_PATTERNS:
         text = pattern.sub(lambda m: m.group(1) + REDACTED, text)
     return text
@@ -114,7 +138,8 @@ def configure_logging(level: str = "info", fmt: str = "auto", stream: TextIO | N
         ],
         logger_factory=structlog.stdlib.LoggerFactory(),
         wrapper_class=structlog.stdlib.BoundLogger,
-        cache_logger_on_first_use=True,
+        # Not cached: loggers must follow a reconfiguration (tests, embedding applications).
+        cache_logger_on_first_use=False,
     )
     formatter = structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=shared_processors(),

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from app.domain import errors as domain
+from app.observability import scrub_text
 
 # Most specific first: the first isinstance match wins.
 STATUS_BY_ERROR: tuple[tuple[type[domain.DomainError], int], ...] = (
@@ -54,5 +55,5 @@ def endpoint_errors(error_text: str) -> Iterator[None]:
         yield
     except domain.DomainError as exc:
         raise ApiError(
-            status_for(exc), exc.headline or error_text, exc.details, exc.error_type
+            status_for(exc), exc.headline or error_text, scrub_text(exc.details), exc.error_type
         ) from exc

@@ -11,6 +11,7 @@ from litestar.params import JSONBody
 from litestar.openapi.datastructures import ResponseSpec
 
 from app.domain.exchange import ExchangeService
+from app.observability import remember_secrets
 from app.entrypoints.http.errors import ApiError, endpoint_errors
 from app.entrypoints.http.schemas import (
     CapabilitiesResponse,
@@ -65,7 +66,10 @@ EXCHANGE_ERRORS = error_responses(400, 429, 501, 502, 503, 504)
 
 
 def config_mapping(config: ExchangeConfigBody | None) -> dict[str, Any]:
-    return msgspec.structs.asdict(config) if config is not None else {}
+    if config is None:
+        return {}
+    remember_secrets(config.apiKey, config.secret, config.password)
+    return msgspec.structs.asdict(config)
 
 
 class ExchangeController(Controller):
