@@ -195,6 +195,20 @@ class FakeExchangeGateway:
         """The ticker fetch_ticker would return; handy as a ``push`` payload."""
         return self._ticker(symbol, timestamp)
 
+    def sample(self, data_type: str, symbol: str = "", timeframe: str | None = None) -> Any:
+        """A valid payload for ``push``: what the matching fetch returns (latest few items)."""
+        if data_type == "ticker":
+            return self._ticker(symbol, NOW_MS)
+        if data_type == "orderbook":
+            return self._order_book(symbol, None)
+        if data_type == "trades":
+            return self._trades(symbol, None, 3)
+        if data_type == "ohlcv":
+            return self._ohlcv(symbol, timeframe or "1m", None, 2)
+        if data_type == "balance":
+            return self._balance()
+        raise ValueError(f"unknown data type {data_type!r}")
+
     # -- ExchangeGateway -----------------------------------------------------------------
 
     @property

@@ -117,7 +117,7 @@ def dapi_exchange_info(known: list[str]) -> dict[str, Any]:
 
 def ticker(symbol_id: str, base: str, now: int, section: str) -> dict[str, Any]:
     p = price(base)
-    return {
+    row = {
         "symbol": symbol_id,
         "priceChange": _f(p * 0.01),
         "priceChangePercent": "1.000",
@@ -140,6 +140,11 @@ def ticker(symbol_id: str, base: str, now: int, section: str) -> dict[str, Any]:
         "lastId": 1000,
         "count": 1000,
     }
+    if section != "api":
+        # Futures tickers carry no book top; ccxt tells spot from swap rows by these keys.
+        for key in ("bidPrice", "bidQty", "askPrice", "askQty"):
+            del row[key]
+    return row
 
 
 def depth(base: str, limit: int | None, now: int) -> dict[str, Any]:

@@ -81,6 +81,10 @@ class CcxtBackend:
             raise NotSupported(f"{exchange_id} has no CCXT Pro implementation")
         exchange = getattr(module, exchange_id)(self.constructor_config(config))
         if config.sandbox:
+            if not exchange.urls.get("test"):
+                # Many ccxt classes declare urls['test'] = None; set_sandbox_mode then fails
+                # with a TypeError instead of NotSupported.
+                raise NotSupported(f"{exchange_id} has no sandbox (testnet)")
             try:
                 exchange.set_sandbox_mode(True)
             except Exception as exc:
