@@ -89,7 +89,7 @@ def parse_target(url: str) -> Target:
     if parts.username is not None or parts.password is not None or "@" in parts.netloc:
         raise _refuse("URLs with credentials (user:password@) are not allowed")
     host, ip = _host_of(parts)
-    port = parts.port or _DEFAULT_PORTS[scheme]
+    port = _DEFAULT_PORTS[scheme] if parts.port is None else parts.port
     if port == 0:
         raise _refuse("Port 0 is not allowed")
     authority = f"[{host}]" if isinstance(ip, ipaddress.IPv6Address) else host

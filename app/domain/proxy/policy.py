@@ -6,6 +6,7 @@ import ipaddress
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -119,6 +120,20 @@ class ProxyPolicy:
             max_timeout_ms=max_timeout_ms,
             max_redirects=max_redirects,
             allowed_methods=frozenset(method.upper() for method in allowed_methods),
+        )
+
+    @classmethod
+    def from_settings(cls, proxy: Any) -> ProxyPolicy:
+        """Build from an object with the fields of ``ProxySettings`` (duck-typed: the domain
+        does not import the settings module)."""
+        return cls.build(
+            enabled=proxy.enabled,
+            allow=proxy.allow,
+            max_response_bytes=proxy.max_response_bytes,
+            min_timeout_ms=proxy.min_timeout_ms,
+            max_timeout_ms=proxy.max_timeout_ms,
+            max_redirects=proxy.max_redirects,
+            allowed_methods=proxy.allowed_methods,
         )
 
     def clamp_timeout_ms(self, requested: float) -> float:
