@@ -11,7 +11,10 @@ from dependency_injector import containers, providers
 from app.adapters.backends import BackendRegistry
 from app.adapters.cache.keys import CacheKeyer
 from app.adapters.cache.memory import InMemoryInstanceCache
+from app.adapters.dns import SystemResolver
+from app.adapters.http import HttpxOutboundHttp
 from app.domain.exchange import ExchangeService
+from app.domain.proxy import ProxyPolicy, ProxyService
 from app.settings import Settings
 
 
@@ -32,6 +35,13 @@ class Container(containers.DeclarativeContainer):
         ExchangeService,
         cache=instance_cache,
         is_known_exchange=registry.provided.is_known,
+    )
+
+    outbound_http = providers.Singleton(HttpxOutboundHttp)
+    resolver = providers.Singleton(SystemResolver)
+    proxy_policy = providers.Singleton(ProxyPolicy.from_settings, settings.provided.proxy)
+    proxy_service = providers.Singleton(
+        ProxyService, http=outbound_http, resolver=resolver, policy=proxy_policy
     )
 
 

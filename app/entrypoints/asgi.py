@@ -38,6 +38,8 @@ def create_app(settings: Settings, container: Container | None = None) -> Applic
         cache = container.instance_cache()
         cache.start_sweeper()
         registry = container.registry()
+        outbound_http = container.outbound_http()
+        container.proxy_service()  # a bad [proxy] allow entry stops the start, not a request
         log.info(
             "server_ready",
             backends=[b["name"] for b in registry.describe() if b["status"] == "loaded"],
@@ -49,6 +51,7 @@ def create_app(settings: Settings, container: Container | None = None) -> Applic
             log.info("server_stopping")
             await cache.aclose()
             await registry.aclose()
+            await outbound_http.aclose()
             log.info("server_stopped")
 
     http = create_http_app(
@@ -56,6 +59,7 @@ def create_app(settings: Settings, container: Container | None = None) -> Applic
         services={
             "exchange_service": container.exchange_service,
             "backend_catalog": container.registry,
+            "proxy_service": container.proxy_service,
         },
         lifespan=[resources],
     )
