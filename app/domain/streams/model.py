@@ -1,0 +1,60 @@
+"""The nouns of live streams: which stream, who listens, what is delivered."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from app.domain.config import ExchangeConfig
+from app.domain.errors import BadInput
+
+
+@dataclass(frozen=True, slots=True)
+class StreamKey:
+    """One upstream stream. ``instance`` is the instance cache key (credentials hashed)."""
+
+    instance: str
+    data_type: str
+    symbol: str
+    timeframe: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class StreamRequest:
+    """A validated request for a stream (what a subscribe or a REST watch asks for)."""
+
+    config: ExchangeConfig
+    data_type: str
+    symbol: str
+    timeframe: str | None = None
+
+    @property
+    def exchange_id(self) -> str:
+        return self.config.exchange_id
+
+
+@dataclass(frozen=True, slots=True)
+class Subscriber:
+    """One subscription of one connection; ``subscription_id`` is what the client sees."""
+
+    connection_id: str
+    subscription_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class StreamUpdate:
+    """One upstream result, handed once to the publisher for all of a stream's subscribers."""
+
+    exchange_id: str
+    data_type: str
+    symbol: str
+    timeframe: str | None
+    data: Any
+    timestamp: int
+    """Server time in ms when the update left the upstream loop."""
+    restarted: bool = False
+    """True for the first update after the upstream was (re)started: a full snapshot."""
+
+
+class SubscriptionRejected(BadInput):
+    """A subscribe that can never succeed as sent; ``details`` is the client-facing text."""

@@ -1,0 +1,137 @@
+"""The one upstream watch loop of a stream: validate, watch, deliver, retry, stop cleanly."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
+
+from app.domain.errors import PERMANENT_ERRORS, BadSymbol, DomainError
+from app.domain.streams.backoff import Backoff
+from app.domain.streams.model import StreamRequest, SubscriptionRejected
+from app.domain.streams.watchdog import SilentStream
+from app.ports.exchange_gateway import WATCH_METHODS, ExchangeGateway
+from app.ports.instance_cache import InstanceCache
+
+UN_WATCH_TIMEOUT_SECONDS = 5.0
+GENERIC_ERROR = "Stream failed; retrying"
+
+
+class UpstreamSink(Protocol):
+    """What the loop reports to (the hub)."""
+
+    def on_ready(self) -> None: ...
+    def on_data(self, data: Any, restarted: bool) -> None: ...
+    def on_error(self, message: str, error: BaseException) -> None: ...
+    def on_end(self, message: str, error: BaseException) -> None: ...
+
+
+async def validate(gateway: ExchangeGateway, request: StreamRequest) -> None:
+    """Permanent problems, found before anyone is told ``subscribed``."""
+    method = WATCH_METHODS[request.data_type]
+    if not gateway.has(method):
+        raise SubscriptionRejected(
+            f"{request.exchange_id} does not support {method}", error_type="NotSupported"
+        )
+    if request.data_type == "balance":
+        return
+    symbols = (await gateway.capabilities()).symbols
+    if symbols and not _listed(request.symbol, symbols):
+        raise SubscriptionRejected(
+            f"{request.exchange_id} does not have market symbol {request.symbol}",
+            error_type=BadSymbol.__name__,
+        )
+
+
+def _listed(symbol: str, symbols: list[str]) -> bool:
+    if symbol in symbols:
+        return True
+    # "BTC/USDT" on a futures instance resolves to "BTC/USDT:USDT".
+    prefix = symbol + ":"
+    return any(s.startswith(prefix) for s in symbols)
+
+
+def watch_once(gateway: ExchangeGateway, request: StreamRequest) -> Awaitable[Any]:
+    data_type, symbol = request.data_type, request.symbol
+    if data_type == "ticker":
+        return gateway.watch_ticker(symbol)
+    if data_type == "orderbook":
+        return gateway.watch_order_book(symbol)
+    if data_type == "trades":
+        return gateway.watch_trades(symbol)
+    if data_type == "ohlcv":
+        return gateway.watch_ohlcv(symbol, request.timeframe or "1m")
+    return gateway.watch_balance()
+
+
+async def run_upstream(
+    request: StreamRequest,
+    cache: InstanceCache,
+    sink: UpstreamSink,
+    *,
+    backoff: Backoff,
+    watchdog: float | None,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    previous: asyncio.Task[None] | None = None,
+) -> None:
+    """Run until cancelled (last subscriber left) or a permanent error ends the stream."""
+    if previous is not None and not previous.done():
+        # The previous loop of this stream is still un-watching: let it finish first, or its
+        # un_watch would cancel the exchange subscription this loop is about to make.
+        with contextlib.suppress(BaseException):
+            await asyncio.wait_for(asyncio.shield(previous), UN_WATCH_TIMEOUT_SECONDS + 1)
+    async with cache.hold(request.config) as gateway:
+        await validate(gateway, request)
+        sink.on_ready()
+        try:
+            await _loop(gateway, request, sink, backoff, watchdog, sleep)
+        finally:
+            await _un_watch(gateway, request)
+
+
+async def _loop(
+    gateway: ExchangeGateway,
+    request: StreamRequest,
+    sink: UpstreamSink,
+    backoff: Backoff,
+    watchdog: float | None,
+    sleep: Callable[[float], Awaitable[None]],
+) -> None:
+    attempt = 0
+    restarted = True
+    while True:
+        try:
+            try:
+                async with asyncio.timeout(watchdog):
+                    data = await watch_once(gateway, request)
+            except TimeoutError:
+                raise SilentStream(watchdog or 0) from None
+        except asyncio.CancelledError:
+            raise
+        except SilentStream as exc:
+            sink.on_error(str(exc), exc)
+            await _un_watch(gateway, request)  # CCXT does not resubscribe by itself
+            restarted = True
+            continue
+        except PERMANENT_ERRORS as exc:
+            sink.on_end(exc.details, exc)
+            return
+        except Exception as exc:
+            message = exc.details if isinstance(exc, DomainError) else GENERIC_ERROR
+            sink.on_error(message, exc)
+            await sleep(backoff.delay(attempt))
+            attempt += 1
+            restarted = True
+            continue
+        attempt = 0
+        sink.on_data(data, restarted)
+        restarted = False
+
+
+async def _un_watch(gateway: ExchangeGateway, request: StreamRequest) -> None:
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(
+            gateway.un_watch(request.data_type, request.symbol, request.timeframe),
+            UN_WATCH_TIMEOUT_SECONDS,
+        )

@@ -1,0 +1,328 @@
+"""StreamHub: one upstream per stream, fan-out, stop on last leave, recovery, watchdog, leaks."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from app.adapters.cache.memory import InMemoryInstanceCache
+from app.domain.config import Credentials, ExchangeConfig
+from app.domain.errors import BadSymbol, ExchangeTimeout, ExchangeUnreachable
+from app.domain.streams import StreamHub, StreamRequest, Subscriber, SubscriptionRejected
+from app.settings import CacheSettings, StreamSettings
+from app.testing.fakes import FakeBackend, FakeExchangeGateway
+
+
+class RecordingPublisher:
+    """A StreamPublisher that remembers every call."""
+
+    def __init__(self) -> None:
+        self.updates: list[tuple[Any, tuple[Subscriber, ...]]] = []
+        self.errors: list[tuple[str, tuple[Subscriber, ...]]] = []
+        self.discarded: list[Subscriber] = []
+
+    def publish(self, update: Any, subscribers: Any) -> None:
+        self.updates.append((update, tuple(subscribers)))
+
+    def publish_error(self, message: str, subscribers: Any) -> None:
+        self.errors.append((message, tuple(subscribers)))
+
+    def discard(self, subscriber: Subscriber) -> None:
+        self.discarded.append(subscriber)
+
+
+class RecordingSleep:
+    def __init__(self) -> None:
+        self.delays: list[float] = []
+
+    async def __call__(self, seconds: float) -> None:
+        self.delays.append(seconds)
+        await asyncio.sleep(0)
+
+
+def request(data_type: str = "ticker", symbol: str = "BTC/USDT", **config: Any) -> StreamRequest:
+    return StreamRequest(
+        config=ExchangeConfig(exchange_id="fake", ccxt_type="pro", **config),
+        data_type=data_type,
+        symbol=symbol,
+        timeframe="1m" if data_type == "ohlcv" else None,
+    )
+
+
+def sub(conn: str = "c1", n: int = 0) -> Subscriber:
+    return Subscriber(conn, f"{conn}:fake:BTC/USDT:ticker:{n}")
+
+
+@pytest.fixture
+def backend() -> FakeBackend:
+    return FakeBackend()
+
+
+@pytest.fixture
+def publisher() -> RecordingPublisher:
+    return RecordingPublisher()
+
+
+@pytest.fixture
+def sleep() -> RecordingSleep:
+    return RecordingSleep()
+
+
+@pytest.fixture
+def settings() -> StreamSettings:
+    return StreamSettings(retry_initial_seconds=0.01, retry_max_seconds=1.0, retry_jitter=0.0)
+
+
+@pytest.fixture
+async def cache(backend: FakeBackend) -> AsyncIterator[InMemoryInstanceCache]:
+    cache = InMemoryInstanceCache(backend.create, CacheSettings())
+    yield cache
+    await cache.aclose()
+
+
+@pytest.fixture
+async def hub(
+    cache: InMemoryInstanceCache,
+    publisher: RecordingPublisher,
+    settings: StreamSettings,
+    sleep: RecordingSleep,
+) -> AsyncIterator[StreamHub]:
+    hub = StreamHub(cache, publisher, settings, sleep=sleep)
+    yield hub
+    await hub.aclose()
+
+
+def gateway(backend: FakeBackend, index: int = 0) -> FakeExchangeGateway:
+    return backend.created[index]
+
+
+async def eventually(check: Any, timeout: float = 2.0) -> None:
+    for _ in range(int(timeout / 0.005)):
+        if check():
+            return
+        await asyncio.sleep(0.005)
+    assert check()
+
+
+async def test_fifty_subscribers_share_one_upstream_loop(
+    hub: StreamHub, backend: FakeBackend, publisher: RecordingPublisher
+) -> None:
+    subscribers = [sub(f"c{i}") for i in range(50)]
+    await asyncio.gather(*(hub.subscribe(s, request()) for s in subscribers))
+    gw = gateway(backend)
+    await gw.wait_for_watchers("ticker", "BTC/USDT")
+    assert len(backend.created) == 1
+    assert hub.loops_started == 1
+    assert gw.pending_watchers("ticker", "BTC/USDT") == 1
+    gw.push("ticker", "BTC/USDT", {"last": 1})
+    await gw.wait_for_watchers("ticker", "BTC/USDT")
+    assert gw.calls["watch_ticker"] == 2
+    assert len(publisher.updates) == 1  # handed over once, for all 50
+    update, targets = publisher.updates[0]
+    assert update.data == {"last": 1} and update.restarted
+    assert set(targets) == set(subscribers)
+
+
+async def test_last_unsubscribe_stops_loop_and_unwatches(
+    hub: StreamHub, backend: FakeBackend, cache: InMemoryInstanceCache
+) -> None:
+    a, b = sub("a"), sub("b")
+    await hub.subscribe(a, request())
+    await hub.subscribe(b, request())
+    gw = gateway(backend)
+    await gw.wait_for_watchers("ticker", "BTC/USDT")
+    assert cache.held() == 1
+    assert hub.unsubscribe(a)
+    await asyncio.sleep(0.01)
+    assert gw.un_watched == [] and hub.stats()["loops"] == 1
+    assert hub.unsubscribe(b)
+    await hub.idle()
+    assert gw.un_watched == [("ticker", "BTC/USDT", None)]
+    assert gw.pending_watchers("ticker", "BTC/USDT") == 0
+    assert cache.held() == 0
+    assert hub.stats() == {"streams": 0, "loops": 0, "subscriptions": 0, "connections": 0}
+    assert not hub.unsubscribe(b)  # unknown: answered, nothing happens
+
+
+async def test_disconnect_drops_every_subscription_of_the_connection(
+    hub: StreamHub, backend: FakeBackend
+) -> None:
+    await hub.subscribe(Subscriber("c", "1"), request("ticker"))
+    await hub.subscribe(Subscriber("c", "2"), request("orderbook"))
+    await hub.subscribe(Subscriber("other", "3"), request("ticker"))
+    assert hub.drop_connection("c") == 2
+    await hub.idle()
+    gw = gateway(backend)
+    assert gw.un_watched == [("orderbook", "BTC/USDT", None)]
+    assert hub.stats()["streams"] == 1 and hub.subscription_count("other") == 1
+
+
+async def test_duplicate_subscription_is_refused_even_when_concurrent(hub: StreamHub) -> None:
+    results = await asyncio.gather(
+        hub.subscribe(sub(), request()), hub.subscribe(sub(), request()), return_exceptions=True
+    )
+    errors = [r for r in results if isinstance(r, SubscriptionRejected)]
+    assert len(errors) == 1 and errors[0].details == "Subscription already exists"
+    assert hub.subscription_count("c1") == 1
+
+
+async def test_permanent_errors_are_refused_before_subscribed_and_leave_nothing(
+    hub: StreamHub, backend: FakeBackend, cache: InMemoryInstanceCache
+) -> None:
+    backend.gateway_kwargs["has"] = {"watchTrades": False}
+    with pytest.raises(SubscriptionRejected, match="fake does not support watchTrades"):
+        await hub.subscribe(sub(), request("trades"))
+    with pytest.raises(SubscriptionRejected, match="does not have market symbol NOPE/USDT"):
+        await hub.subscribe(sub(), request("ticker", "NOPE/USDT"))
+    await hub.idle()
+    assert hub.stats() == {"streams": 0, "loops": 0, "subscriptions": 0, "connections": 0}
+    assert cache.held() == 0
+    # Nothing registered: the same subscription can be made once the problem is gone.
+    await hub.subscribe(sub(), request("ticker"))
+    assert hub.subscription_count("c1") == 1
+
+
+async def test_permanent_error_from_upstream_ends_stream_once(
+    hub: StreamHub, backend: FakeBackend, publisher: RecordingPublisher
+) -> None:
+    await hub.subscribe(sub(), request())
+    gw = gateway(backend)
+    await gw.wait_for_watchers("ticker", "BTC/USDT")
+    gw.fail_next("watch_ticker", BadSymbol("symbol delisted"))
+    gw.push("ticker", "BTC/USDT", {"last": 1})
+    await eventually(lambda: hub.stats()["loops"] == 0)
+    assert [e[0] for e in publisher.errors] == ["symbol delisted"]
+    assert hub.subscription_count("c1") == 0
+    assert sub() in publisher.discarded
+
+
+async def test_failing_stream_retries_with_growing_delays_then_heals(
+    hub: StreamHub, backend: FakeBackend, publisher: RecordingPublisher, sleep: RecordingSleep
+) -> None:
+    await hub.subscribe(sub(), request())
+    gw = gateway(backend)
+    await gw.wait_for_watchers("ticker", "BTC/USDT")
+    gw.fail_next("watch_ticker", ExchangeUnreachable("connection reset"), times=4)
+    gw.push("ticker", "BTC/USDT", {"last": 1})
+    await gw.wait_for_watchers("ticker", "BTC/USDT")
+    assert [e[0] for e in publisher.errors] == ["connection reset"] * 4
+    assert sleep.delays == [0.01, 0.02, 0.04, 0.08]
+    gw.push("ticker", "BTC/USDT", {"last": 2})
+    await eventually(lambda: len(publisher.updates) == 2)
+    assert publisher.updates[-1][0].data == {"last": 2}
+    assert publisher.updates[-1][0].restarted  # first update after a restart: a full snapshot
+    # A success resets the backoff.
+    gw.fail_next("watch_ticker", ExchangeUnreachable("again"))
+    await gw.wait_for_watchers("ticker", "BTC/USDT")
+    gw.push("ticker", "BTC/USDT", {"last": 3})
+    await eventually(lambda: len(sleep.delays) == 5)
+    assert sleep.delays[-1] == 0.01
+
+
+async def test_backoff_is_capped_and_jittered() -> None:
+    from app.domain.streams.backoff import Backoff
+
+    delays = [Backoff(1, 60, 2, 0.2, rand=lambda: 1.0).delay(n) for n in range(10)]
+    assert delays[:3] == [1.2, 2.4, 4.8] and max(delays) == 60
+    low = Backoff(1, 60, 2, 0.2, rand=lambda: 0.0).delay(0)
+    assert low == pytest.approx(0.8)
+
+
+async def test_orderbook_after_reconnect_delivers_full_book_first(
+    hub: StreamHub, backend: FakeBackend, publisher: RecordingPublisher
+) -> None:
+    await hub.subscribe(sub(), request("orderbook"))
+    gw = gateway(backend)
+    await gw.wait_for_watchers("orderbook", "BTC/USDT")
+    gw.push("orderbook", "BTC/USDT", {"bids": [[1, 1]], "asks": [[2, 1]], "nonce": 1})
+    await gw.wait_for_watchers("orderbook", "BTC/USDT")
+    # The next watch call fails (the exchange dropped the socket), then the loop reconnects.
+    gw.fail_next("watch_order_book", ExchangeUnreachable("socket closed"))
+    gw.push("orderbook", "BTC/USDT", {"bids": [[1, 1]], "asks": [], "nonce": 2})
+    await gw.wait_for_watchers("orderbook", "BTC/USDT")
+    assert [e[0] for e in publisher.errors] == ["socket closed"]
+    full = {"bids": [[1, 2], [0.5, 1]], "asks": [[2, 3]], "nonce": 3}
+    gw.push("orderbook", "BTC/USDT", full)
+    await eventually(lambda: len(publisher.updates) == 3)
+    assert not publisher.updates[1][0].restarted
+    first_after = publisher.updates[2][0]
+    assert first_after.restarted and first_after.data == full
+
+
+async def test_silent_stream_is_restarted_by_watchdog_and_subscribers_told(
+    cache: InMemoryInstanceCache, backend: FakeBackend, publisher: RecordingPublisher
+) -> None:
+    settings = StreamSettings(watchdog_seconds={"ticker": 0.05})
+    hub = StreamHub(cache, publisher, settings)
+    try:
+        await hub.subscribe(sub(), request())
+        gw = gateway(backend)
+        await eventually(lambda: len(publisher.errors) >= 1, timeout=2)
+        assert "No data from the exchange for 0.05s" in publisher.errors[0][0]
+        assert ("ticker", "BTC/USDT", None) in gw.un_watched
+        await gw.wait_for_watchers("ticker", "BTC/USDT")  # resubscribed by itself
+        assert gw.calls["watch_ticker"] >= 2
+        gw.push("ticker", "BTC/USDT", {"last": 9})
+        await eventually(lambda: len(publisher.updates) == 1)
+        assert publisher.updates[0][0].restarted
+    finally:
+        await hub.aclose()
+
+
+async def test_thousand_subscribe_cycles_leave_nothing_behind(
+    hub: StreamHub, backend: FakeBackend, cache: InMemoryInstanceCache
+) -> None:
+    await asyncio.sleep(0)
+    tasks_before = len(asyncio.all_tasks())
+    for i in range(1000):
+        s = Subscriber(f"c{i % 7}", f"id{i}")
+        await hub.subscribe(s, request("ticker" if i % 2 else "trades"))
+        if i % 3 == 0:
+            hub.drop_connection(s.connection_id)
+        else:
+            assert hub.unsubscribe(s)
+    await hub.idle()
+    await asyncio.sleep(0.01)
+    assert hub.stats() == {"streams": 0, "loops": 0, "subscriptions": 0, "connections": 0}
+    assert hub._streams == {} and hub._by_connection == {} and hub._stopping == {}
+    assert len(asyncio.all_tasks()) == tasks_before
+    assert cache.held() == 0
+    assert gateway(backend).pending_watchers("ticker", "BTC/USDT") == 0
+    assert hub.loops_started == 1000
+
+
+async def test_balance_streams_are_not_shared_between_credentials(
+    hub: StreamHub, backend: FakeBackend, publisher: RecordingPublisher
+) -> None:
+    alice = request("balance", "", credentials=Credentials(api_key="alice-key", secret="s1"))
+    bob = request("balance", "", credentials=Credentials(api_key="alice-key", secret="s2"))
+    await hub.subscribe(Subscriber("a", "a:bal"), alice)
+    await hub.subscribe(Subscriber("b", "b:bal"), bob)
+    assert hub.loops_started == 2 and len(backend.created) == 2
+    gw_alice = next(g for g in backend.created if g.config.credentials.secret == "s1")
+    await gw_alice.wait_for_watchers("balance", "")
+    gw_alice.push("balance", "", {"total": {"BTC": 1}})
+    await eventually(lambda: len(publisher.updates) == 1)
+    assert publisher.updates[0][1] == (Subscriber("a", "a:bal"),)
+    for update, _ in publisher.updates:
+        assert "alice-key" not in repr(update) and "s1" not in repr(hub.stats())
+
+
+async def test_next_update_shares_the_stream_and_times_out(
+    hub: StreamHub, backend: FakeBackend, publisher: RecordingPublisher
+) -> None:
+    await hub.subscribe(sub(), request())
+    gw = gateway(backend)
+    await gw.wait_for_watchers("ticker", "BTC/USDT")
+    waiting = asyncio.gather(*(hub.next_update(request(), timeout=2) for _ in range(3)))
+    await asyncio.sleep(0.02)
+    gw.push("ticker", "BTC/USDT", {"last": 5})
+    assert await waiting == [{"last": 5}] * 3
+    assert hub.loops_started == 1 and len(publisher.updates) == 1
+    with pytest.raises(ExchangeTimeout):
+        await hub.next_update(request("orderbook"), timeout=0.05)
+    await hub.idle()
+    assert hub.stats()["streams"] == 1  # only the socket subscriber's stream remains
