@@ -51,7 +51,10 @@ class PinnedNetworkBackend(httpcore.AsyncNetworkBackend):
         for address in addresses:  # the next address only if this one refuses the connection
             try:
                 return await self._inner.connect_tcp(
-                    address, port, timeout=timeout, local_address=local_address,
+                    address,
+                    port,
+                    timeout=timeout,
+                    local_address=local_address,
                     socket_options=socket_options,
                 )
             except httpcore.ConnectError as exc:
@@ -71,7 +74,9 @@ class PinnedNetworkBackend(httpcore.AsyncNetworkBackend):
 class _PinnedTransport(httpx.AsyncHTTPTransport):
     """httpx's own transport, with the pool built over the pinning backend."""
 
-    def __init__(self, *, http2: bool, limits: httpx.Limits, backend: httpcore.AsyncNetworkBackend) -> None:
+    def __init__(
+        self, *, http2: bool, limits: httpx.Limits, backend: httpcore.AsyncNetworkBackend
+    ) -> None:
         super().__init__(http2=http2, trust_env=False, limits=limits)
         self._pool = httpcore.AsyncConnectionPool(
             ssl_context=httpx.create_ssl_context(trust_env=False),
@@ -85,8 +90,8 @@ class _PinnedTransport(httpx.AsyncHTTPTransport):
 
 
 class HttpxOutboundHttp:
-    """One shared ``httpx.AsyncClient``: pooled, HTTP/2 where the server offers it, no redirects,
-    no environment proxies, and a cookie jar that stores nothing (users must not share cookies)."""
+    """One shared ``httpx.AsyncClient``: pooled, HTTP/2 where offered, no redirects, no
+    environment proxies, and a cookie jar that stores nothing (users must not share cookies)."""
 
     def __init__(
         self,
@@ -96,8 +101,9 @@ class HttpxOutboundHttp:
         backend: httpcore.AsyncNetworkBackend | None = None,
     ) -> None:
         limits = limits or httpx.Limits(max_connections=100, max_keepalive_connections=20)
+        pinned = PinnedNetworkBackend(backend)
         self._client = httpx.AsyncClient(
-            transport=_PinnedTransport(http2=http2, limits=limits, backend=PinnedNetworkBackend(backend)),
+            transport=_PinnedTransport(http2=http2, limits=limits, backend=pinned),
             follow_redirects=False,
             trust_env=False,
             cookies=CookieJar(policy=DefaultCookiePolicy(allowed_domains=[])),
@@ -120,7 +126,9 @@ class HttpxOutboundHttp:
 
     async def _exchange(self, url: httpx.URL, request: OutboundRequest) -> OutboundResponse:
         cap = request.max_body_bytes
-        headers = [(name.encode("latin-1"), value.encode("latin-1")) for name, value in request.headers]
+        headers = [
+            (name.encode("latin-1"), value.encode("latin-1")) for name, value in request.headers
+        ]
         async with self._client.stream(
             request.method,
             url,

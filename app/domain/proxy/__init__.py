@@ -3,7 +3,8 @@
 from app.domain.proxy.errors import ProxyFailed, ProxyResponseTooLarge
 from app.domain.proxy.guard import SsrfGuard, Target, VettedTarget
 from app.domain.proxy.policy import AllowList, ProxyPolicy
-from app.domain.proxy.service import ProxyCall, ProxyResult, ProxyService
+from app.domain.proxy.result import ProxyResult
+from app.domain.proxy.service import ProxyCall, ProxyService
 
 __all__ = [
     "AllowList",

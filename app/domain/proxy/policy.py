@@ -11,6 +11,8 @@ from typing import Any
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
+DEFAULT_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
+
 _HOSTNAME = re.compile(r"^[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?(\.[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?)*$")
 
 
@@ -85,9 +87,7 @@ class ProxyPolicy:
     min_timeout_ms: float = 100
     max_timeout_ms: float = 120_000
     max_redirects: int = 5
-    allowed_methods: frozenset[str] = frozenset(
-        {"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"}
-    )
+    allowed_methods: frozenset[str] = frozenset(DEFAULT_METHODS)
 
     @classmethod
     def build(
@@ -99,7 +99,7 @@ class ProxyPolicy:
         min_timeout_ms: float = 100,
         max_timeout_ms: float = 120_000,
         max_redirects: int = 5,
-        allowed_methods: Iterable[str] = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"),
+        allowed_methods: Iterable[str] = DEFAULT_METHODS,
     ) -> ProxyPolicy:
         """Validate raw config values; the keywords match the fields of ``ProxySettings``.
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,6 +15,7 @@ from app.domain.proxy.errors import ProxyFailed
 from app.domain.proxy.guard import SsrfGuard, Target, log_url_of, parse_target
 from app.domain.proxy.headers import CREDENTIAL_HEADERS, encode_body, forwardable_headers, without
 from app.domain.proxy.policy import ProxyPolicy
+from app.domain.proxy.result import ProxyResult
 from app.ports.outbound_http import OutboundHttp, OutboundRequest, OutboundResponse
 from app.ports.resolver import Resolver
 
@@ -34,21 +34,6 @@ class ProxyCall:
     body: Any = None
     """None: no body; str: sent as is; anything else: sent as JSON."""
     timeout_ms: float = 30_000
-
-
-@dataclass(frozen=True, slots=True)
-class ProxyResult:
-    """The final upstream answer, after any redirects."""
-
-    status: int
-    status_text: str
-    headers: dict[str, str]
-    data: Any
-    """Parsed JSON when the body is JSON, else its text."""
-
-    @property
-    def success(self) -> bool:
-        return 200 <= self.status < 300
 
 
 class ProxyService:
@@ -84,7 +69,8 @@ class ProxyService:
             method = self._guard.check_method(call.method)
             headers, body = self._prepare(method, call)
             async with asyncio.timeout(timeout_ms / 1000):
-                response, hops = await self._follow(call.url, method, headers, body, started + timeout_ms / 1000)
+                deadline = started + timeout_ms / 1000
+                response, hops = await self._follow(call.url, method, headers, body, deadline)
         except (TimeoutError, ProxyTimeout):
             log.warning("proxy.timeout", timeout_ms=timeout_ms)
             raise ProxyTimeout(f"Request timed out after {_ms(timeout_ms)}ms") from None
@@ -102,7 +88,7 @@ class ProxyService:
             redirects=hops,
             elapsed_ms=round((loop.time() - started) * 1000, 1),
         )
-        return _result(response)
+        return ProxyResult.from_response(response)
 
     def _prepare(self, method: str, call: ProxyCall) -> tuple[list[tuple[str, str]], bytes | None]:
         headers = forwardable_headers(call.headers)
@@ -140,7 +126,10 @@ class ProxyService:
             next_url = urldefrag(urljoin(vetted.target.url, location)).url
             next_target = parse_target(next_url)
             logger.debug(
-                "proxy.redirect", status=response.status, source=vetted.target.log_url, to=next_target.log_url
+                "proxy.redirect",
+                status=response.status,
+                source=vetted.target.log_url,
+                to=next_target.log_url,
             )
             method, headers, body = _redirected(response.status, method, headers, body)
             if not _same_origin(vetted.target, next_target):
@@ -169,33 +158,6 @@ def _redirected(
 
 def _same_origin(a: Target, b: Target) -> bool:
     return (a.scheme, a.host, a.port) == (b.scheme, b.host, b.port)
-
-
-def _result(response: OutboundResponse) -> ProxyResult:
-    headers: dict[str, str] = {}
-    for name, value in response.headers:
-        key = name.lower()
-        headers[key] = f"{headers[key]}, {value}" if key in headers else value
-    return ProxyResult(
-        status=response.status,
-        status_text=response.reason,
-        headers=headers,
-        data=_data(response.body, response.charset),
-    )
-
-
-def _data(body: bytes, charset: str | None) -> Any:
-    try:
-        text = body.decode(charset or "utf-8", errors="replace")
-    except LookupError:  # unknown charset name from the upstream
-        text = body.decode("utf-8", errors="replace")
-    stripped = text.lstrip("\ufeff").strip()
-    if not stripped:
-        return text
-    try:
-        return json.loads(stripped)
-    except ValueError:
-        return text
 
 
 def _ms(value: float) -> str:

@@ -27,7 +27,9 @@ class ProxyRequestBody(msgspec.Struct, kw_only=True):
 
     url: Annotated[
         str | None,
-        msgspec.Meta(description="Absolute http(s) URL", examples=["https://api.binance.com/api/v3/time"]),
+        msgspec.Meta(
+            description="Absolute http(s) URL", examples=["https://api.binance.com/api/v3/time"]
+        ),
     ] = None
     method: Annotated[str, msgspec.Meta(examples=["GET", "POST"])] = "GET"
     headers: Annotated[
@@ -39,11 +41,16 @@ class ProxyRequestBody(msgspec.Struct, kw_only=True):
     ] = msgspec.field(default_factory=dict)
     body: Annotated[
         Any,
-        msgspec.Meta(description="A string is sent as is, anything else as JSON; ignored for GET/HEAD"),
+        msgspec.Meta(
+            description="A string is sent as is, anything else as JSON; ignored for GET/HEAD"
+        ),
     ] = None
     timeout: Annotated[
         float,
-        msgspec.Meta(description="Milliseconds for the whole exchange, clamped to the server's limits", examples=[30000]),
+        msgspec.Meta(
+            description="Milliseconds for the whole exchange, clamped to the server's limits",
+            examples=[30000],
+        ),
     ] = 30_000
 
 
@@ -54,13 +61,15 @@ class ProxyResponseBody(msgspec.Struct, kw_only=True):
     status: Annotated[int, msgspec.Meta(examples=[200])]
     statusText: Annotated[str, msgspec.Meta(examples=["OK"])]
     headers: dict[str, str]
-    data: Annotated[Any, msgspec.Meta(description="Parsed JSON when the body is JSON, else its text")]
+    data: Annotated[
+        Any, msgspec.Meta(description="Parsed JSON when the body is JSON, else its text")
+    ]
 
 
 PROXY_ERRORS: dict[int, ResponseSpec] = {
     status: ResponseSpec(ErrorBody, description=description, generate_examples=False)
     for status, description in {
-        400: "URL missing, malformed body, or target refused by the SSRF guard (`details` says why)",
+        400: "URL missing, malformed body, or target refused by the SSRF guard (see `details`)",
         401: "Access token required",
         403: "Invalid token",
         408: "Request timeout: the whole exchange overran the timeout",
@@ -87,7 +96,11 @@ async def proxy_request(
     if not data.url:
         raise ApiError(400, URL_REQUIRED, URL_REQUIRED, "BadInput")
     call = ProxyCall(
-        url=data.url, method=data.method, headers=data.headers, body=data.body, timeout_ms=data.timeout
+        url=data.url,
+        method=data.method,
+        headers=data.headers,
+        body=data.body,
+        timeout_ms=data.timeout,
     )
     try:
         result = await proxy_service.forward(call)
