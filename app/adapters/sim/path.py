@@ -33,8 +33,8 @@ LEVELS: tuple[tuple[int, int], ...] = (
 """(duration ms, children per candle) from the root (1d) to the leaf (1m)."""
 LEAF = len(LEVELS) - 1
 SUB_BUCKET_MS = 250
-"""Every 250 ms of a minute holds at least one trade: a stream ticking at up to 4 Hz never
-sees a window without trades."""
+"""Every 250 ms of a minute holds at least one trade, so any window of 500 ms or more (a
+stream at up to 2 Hz) holds at least one."""
 
 DAILY_SIGMA = 0.02
 OCTAVES = 10
