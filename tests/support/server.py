@@ -40,3 +40,17 @@ async def running_server(asgi_app: Any, *, graceful_seconds: int = 2) -> AsyncIt
         server.should_exit = True
         await asyncio.wait_for(task, timeout=graceful_seconds + 10)
         sock.close()
+
+
+@asynccontextmanager
+async def served_client(asgi_app: Any, **client_kwargs: Any) -> AsyncIterator[Any]:
+    """An httpx client talking to ``asgi_app`` served by real uvicorn in this event loop.
+
+    Use it whenever the app must reach something else running in the test's loop (an
+    exchange emulator): Litestar's test client would block that loop while it waits.
+    """
+    import httpx
+
+    async with running_server(asgi_app) as base_url:
+        async with httpx.AsyncClient(base_url=base_url, timeout=30, **client_kwargs) as client:
+            yield client
