@@ -38,9 +38,8 @@ async def test_fetch_ticker_from_the_simulator(client: Client) -> None:
 
 async def test_futures_ohlcv_and_capabilities_from_the_simulator(client: Client) -> None:
     config = {"exchangeId": "sim", "marketType": "futures"}
-    response = await post(
-        client, "fetchOHLCV", {"config": config, "symbol": "BTC/USDT", "timeframe": "1h", "limit": 3}
-    )
+    body = {"config": config, "symbol": "BTC/USDT", "timeframe": "1h", "limit": 3}
+    response = await post(client, "fetchOHLCV", body)
     assert response.status_code == 200, response.text
     assert len(response.json()["data"]) == 3
     caps = (await post(client, "capabilities", {"config": config})).json()["data"]
@@ -48,7 +47,8 @@ async def test_futures_ohlcv_and_capabilities_from_the_simulator(client: Client)
 
 
 async def test_simulator_errors_map_to_contract_statuses(client: Client) -> None:
-    unknown = await post(client, "fetchTicker", {"config": {"exchangeId": "sim"}, "symbol": "NO/PE"})
+    body = {"config": {"exchangeId": "sim"}, "symbol": "NO/PE"}
+    unknown = await post(client, "fetchTicker", body)
     assert unknown.status_code == 400 and unknown.json()["errorType"] == "BadSymbol"
     balance = await post(client, "fetchBalance", {"config": {"exchangeId": "sim"}})
     assert balance.status_code == 400

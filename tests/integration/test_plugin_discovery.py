@@ -12,6 +12,7 @@ import sys
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from structlog.testing import capture_logs
@@ -27,7 +28,9 @@ needs_example = pytest.mark.skipif(
 )
 
 
-def install_fake_distribution(root: Path, name: str, entry_points: str, modules: dict[str, str]) -> None:
+def install_fake_distribution(
+    root: Path, name: str, entry_points: str, modules: dict[str, str]
+) -> None:
     """Write a minimal installed distribution (dist-info + modules) under ``root``."""
     info = root / f"{name}-0.1.dist-info"
     info.mkdir()
@@ -66,8 +69,8 @@ def test_discovered_sim_receives_its_options_from_settings() -> None:
     settings = Settings(
         exchanges={"sim": ExchangeSettings(options={"seed": 7, "tick_hz": 10, "symbols": ["X/Y"]})}
     )
-    sim = BackendRegistry.discover(settings).backend_for("sim")
-    assert (sim.options.seed, sim.options.tick_hz, sim.options.symbols) == (7, 10.0, ("X/Y",))  # type: ignore[attr-defined]
+    sim: Any = BackendRegistry.discover(settings).backend_for("sim")
+    assert (sim.options.seed, sim.options.tick_hz, sim.options.symbols) == (7, 10.0, ("X/Y",))
 
 
 def test_a_sim_with_bad_options_is_reported_not_fatal() -> None:

@@ -99,16 +99,25 @@ class PricePath:
         self._children: _Lru[tuple[int, int], list[Candle]] = _Lru(4096)
         self._trades: _Lru[int, list[Trade]] = _Lru(128)
         self._days: _Lru[int, Candle] = _Lru(16384)
+        self._noise: _Lru[tuple[int, int], float] = _Lru(65536)
+        self._day_prices: _Lru[int, float] = _Lru(16384)
+
+    def _cell(self, octave: int, cell: int) -> float:
+        return self._noise.get(
+            (octave, cell), lambda: gauss(self._seed, self._key, "day", octave, cell)
+        )
 
     def _day_price(self, day: int) -> float:
+        return self._day_prices.get(day, lambda: self._make_day_price(day))
+
+    def _make_day_price(self, day: int) -> float:
         """Price at the start of a day: value noise over 1, 2, 4 ... 512-day cells."""
         log_price = math.log(self._scale.price)
         for octave in range(OCTAVES):
             cell_days = 1 << octave
             cell, rest = divmod(day, cell_days)
             frac = rest / cell_days
-            left = gauss(self._seed, self._key, "day", octave, cell)
-            right = gauss(self._seed, self._key, "day", octave, cell + 1)
+            left, right = self._cell(octave, cell), self._cell(octave, cell + 1)
             amplitude = DAILY_SIGMA * math.sqrt(cell_days) / 1.3
             log_price += amplitude * (left + (right - left) * frac)
         return math.exp(log_price)

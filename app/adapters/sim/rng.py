@@ -14,7 +14,7 @@ def key_int(*parts: object) -> int:
 
 
 def keyed_rng(*parts: object) -> random.Random:
-    """A generator seeded by a key; ``random()`` and ``gauss()`` are stable across CPython versions."""
+    """A generator seeded by a key (``random()``/``gauss()`` are stable across CPython)."""
     return random.Random(key_int(*parts))
 
 

@@ -36,9 +36,8 @@ def record(symbol: str, start_price: float, tick: float, rng: random.Random) -> 
             amount = round(rng.uniform(0.01, 0.5), 4)
             rows.append([opened + i * 15_000 + rng.randrange(15_000), rounded, amount, side])
         prices = [r[1] for r in rows]
-        candles.append(
-            [opened, prices[0], max(prices), min(prices), prices[-1], round(sum(r[2] for r in rows), 4)]
-        )
+        volume = round(sum(r[2] for r in rows), 4)
+        candles.append([opened, prices[0], max(prices), min(prices), prices[-1], volume])
         trades.extend(rows)
     last = trades[-1][1]
     bids = [[round(last - (i + 1) * tick, 2), round(rng.uniform(0.1, 3), 4)] for i in range(20)]
