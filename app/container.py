@@ -13,8 +13,10 @@ from app.adapters.cache.keys import CacheKeyer
 from app.adapters.cache.memory import InMemoryInstanceCache
 from app.adapters.dns import SystemResolver
 from app.adapters.http import HttpxOutboundHttp
+from app.adapters.socketio import SocketIOPublisher
 from app.domain.exchange import ExchangeService
 from app.domain.proxy import ProxyPolicy, ProxyService
+from app.domain.streams import StreamHub
 from app.settings import Settings
 
 
@@ -42,6 +44,14 @@ class Container(containers.DeclarativeContainer):
     proxy_policy = providers.Singleton(ProxyPolicy.from_settings, settings.provided.proxy)
     proxy_service = providers.Singleton(
         ProxyService, http=outbound_http, resolver=resolver, policy=proxy_policy
+    )
+
+    stream_publisher = providers.Singleton(SocketIOPublisher)
+    stream_hub = providers.Singleton(
+        StreamHub,
+        cache=instance_cache,
+        publisher=stream_publisher,
+        settings=settings.provided.streams,
     )
 
 

@@ -6,12 +6,14 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import socketio
 import structlog
 from litestar import Litestar
 
 from app.container import Container, build_container
 from app.entrypoints.http.app import create_http_app
 from app.entrypoints.request_log import RequestLogMiddleware
+from app.entrypoints.socketio import create_socketio_server
 from app.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -49,6 +51,8 @@ def create_app(settings: Settings, container: Container | None = None) -> Applic
             yield
         finally:
             log.info("server_stopping")
+            await container.stream_hub().aclose()  # stops every upstream loop, releases holds
+            await container.stream_publisher().aclose()
             await cache.aclose()
             await registry.aclose()
             await outbound_http.aclose()
@@ -60,8 +64,17 @@ def create_app(settings: Settings, container: Container | None = None) -> Applic
             "exchange_service": container.exchange_service,
             "backend_catalog": container.registry,
             "proxy_service": container.proxy_service,
+            "stream_hub": container.stream_hub,
         },
         lifespan=[resources],
     )
     asgi: Any = RequestLogMiddleware(http)
+    sio = create_socketio_server(
+        container.stream_hub,
+        settings,
+        lambda exchange_id: bool(container.registry().is_known(exchange_id)),
+        publisher=container.stream_publisher(),
+    )
+    # No on_startup/on_shutdown here: then Litestar's own lifespan would stop running.
+    asgi = socketio.ASGIApp(sio, other_asgi_app=asgi, socketio_path="socket.io")
     return Application(asgi, container, http)

@@ -1,0 +1,202 @@
+"""SocketIOPublisher: encode an update once, hand it to each client's engine.io queue.
+
+python-socketio's own room emit creates one asyncio task per recipient per emit. Here the
+socket.io packet is built once per update (only the subscriptionId differs per recipient and
+is spliced in) and put straight into each engine.io socket's outgoing queue, which that
+socket's writer task already drains: no task per recipient.
+
+Slow consumers: a socket whose queue already holds ``max_queued`` packets gets nothing more
+queued; its updates wait in a per-subscription slot instead, combined by
+``app.domain.streams.coalesce`` (latest wins, or merged for trades and candles), and one
+flusher task moves them on when the queue has drained. Memory per socket is thus bounded by
+the queue cap plus one combined update per subscription.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import msgspec
+import structlog
+from engineio import packet as eio_packet
+
+from app.domain.streams.coalesce import LATEST_WINS, merge, snapshot
+from app.domain.streams.model import StreamUpdate, Subscriber
+from app.observability import scrub_text
+
+log = structlog.get_logger(__name__)
+
+_encoder = msgspec.json.Encoder(enc_hook=str)
+_DATA_HEAD = '2["data",{"subscriptionId":'
+_ERROR_HEAD = '2["error",{"subscriptionId":'
+
+
+@dataclass(slots=True)
+class _Parked:
+    update: StreamUpdate | None = None
+    text: str | None = None
+    """Already encoded packet (latest-wins kinds and errors): a snapshot, immune to mutation."""
+
+
+@dataclass(slots=True)
+class _Connection:
+    eio_sid: str | None = None
+    parked: dict[tuple[str, str], _Parked] = field(default_factory=dict)
+
+
+def encode_data_tail(update: StreamUpdate) -> str:
+    """Everything of a ``data`` event after its subscriptionId, encoded once per update."""
+    body: dict[str, Any] = {
+        "dataType": update.data_type,
+        "exchange": update.exchange_id,
+        "symbol": update.symbol,
+    }
+    if update.timeframe is not None:
+        body["timeframe"] = update.timeframe
+    body["data"] = update.data
+    body["timestamp"] = update.timestamp
+    return "," + _encoder.encode(body).decode()[1:] + "]"
+
+
+def data_packet(subscription_id: str, tail: str) -> str:
+    return _DATA_HEAD + _encoder.encode(subscription_id).decode() + tail
+
+
+def error_packet(subscription_id: str, message: str) -> str:
+    body = _encoder.encode({"error": message}).decode()[1:]
+    return _ERROR_HEAD + _encoder.encode(subscription_id).decode() + "," + body + "]"
+
+
+class SocketIOPublisher:
+    """StreamPublisher over a python-socketio AsyncServer (bound after construction)."""
+
+    def __init__(
+        self, *, max_queued: int = 64, flush_interval: float = 0.01, namespace: str = "/"
+    ) -> None:
+        self._max_queued = max(1, max_queued)
+        self._flush_interval = flush_interval
+        self._namespace = namespace
+        self._sio: Any = None
+        self._connections: dict[str, _Connection] = {}
+        self._flusher: asyncio.Task[None] | None = None
+        self.parked_updates = 0
+        """How many updates went to a slow consumer's slot instead of its queue (a metric)."""
+
+    def bind(self, sio: Any) -> None:
+        self._sio = sio
+
+    def forget_connection(self, sid: str) -> None:
+        self._connections.pop(sid, None)
+
+    # -- StreamPublisher ------------------------------------------------------------------
+
+    def publish(self, update: StreamUpdate, subscribers: Sequence[Subscriber]) -> None:
+        tail = encode_data_tail(update)
+        for subscriber in subscribers:
+            text = data_packet(subscriber.subscription_id, tail)
+            connection, socket = self._socket(subscriber.connection_id)
+            if connection is None:
+                continue
+            if socket is not None and not connection.parked and self._room(socket, 0):
+                socket.queue.put_nowait(eio_packet.Packet(eio_packet.MESSAGE, data=text))
+            else:
+                self._park_data(connection, subscriber, update, text)
+
+    def publish_error(self, message: str, subscribers: Sequence[Subscriber]) -> None:
+        message = scrub_text(message)
+        for subscriber in subscribers:
+            text = error_packet(subscriber.subscription_id, message)
+            connection, socket = self._socket(subscriber.connection_id)
+            if connection is None:
+                continue
+            # Errors are rare (retries back off), so they may pass a queue full of data.
+            if socket is not None and self._room(socket, 3 * self._max_queued):
+                socket.queue.put_nowait(eio_packet.Packet(eio_packet.MESSAGE, data=text))
+            else:
+                connection.parked[("error", subscriber.subscription_id)] = _Parked(text=text)
+                self._wake_flusher()
+
+    def discard(self, subscriber: Subscriber) -> None:
+        connection = self._connections.get(subscriber.connection_id)
+        if connection is not None and connection.parked:
+            connection.parked.pop(("data", subscriber.subscription_id), None)
+            connection.parked.pop(("error", subscriber.subscription_id), None)
+
+    async def aclose(self) -> None:
+        if self._flusher is not None:
+            self._flusher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._flusher
+            self._flusher = None
+        self._connections.clear()
+
+    def parked_count(self) -> int:
+        return sum(len(c.parked) for c in self._connections.values())
+
+    # -- internals ------------------------------------------------------------------------
+
+    def _socket(self, sid: str) -> tuple[_Connection | None, Any]:
+        connection = self._connections.get(sid)
+        if connection is None:
+            eio_sid = self._sio.manager.eio_sid_from_sid(sid, self._namespace)
+            if eio_sid is None:
+                return None, None
+            connection = self._connections[sid] = _Connection(eio_sid)
+        socket = self._sio.eio.sockets.get(connection.eio_sid)
+        if socket is None or socket.closed:
+            return connection, None
+        return connection, socket
+
+    def _room(self, socket: Any, extra: int) -> bool:
+        return bool(socket.queue.qsize() < self._max_queued + extra)
+
+    def _park_data(
+        self, connection: _Connection, subscriber: Subscriber, update: StreamUpdate, text: str
+    ) -> None:
+        self.parked_updates += 1
+        key = ("data", subscriber.subscription_id)
+        if update.data_type in LATEST_WINS:
+            connection.parked[key] = _Parked(text=text)
+        else:
+            previous = connection.parked.get(key)
+            if previous is not None and previous.update is not None:
+                data = merge(update.data_type, previous.update.data, update.data)
+            else:
+                data = snapshot(update.data_type, update.data)
+            connection.parked[key] = _Parked(update=replace(update, data=data))
+        self._wake_flusher()
+
+    def _wake_flusher(self) -> None:
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.get_running_loop().create_task(
+                self._flush_forever(), name="socketio-slow-consumer-flush"
+            )
+
+    async def _flush_forever(self) -> None:
+        while any(c.parked for c in self._connections.values()):
+            await asyncio.sleep(self._flush_interval)
+            try:
+                self._flush_once()
+            except Exception:  # the flusher must outlive one bad socket
+                log.exception("socketio_flush_failed")
+
+    def _flush_once(self) -> None:
+        for sid, connection in list(self._connections.items()):
+            if not connection.parked:
+                continue
+            connection_, socket = self._socket(sid)
+            if socket is None:
+                connection.parked.clear()  # the client is gone; its updates go with it
+                continue
+            while connection.parked and self._room(socket, 0):
+                key = next(iter(connection.parked))
+                item = connection.parked.pop(key)
+                text = item.text
+                if text is None and item.update is not None:
+                    text = data_packet(key[1], encode_data_tail(item.update))
+                if text is not None:
+                    socket.queue.put_nowait(eio_packet.Packet(eio_packet.MESSAGE, data=text))

@@ -1,0 +1,206 @@
+"""create_socketio_server: the python-socketio AsyncServer and its event handlers."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import socketio
+import structlog
+
+from app.adapters.socketio.publisher import SocketIOPublisher
+from app.domain.errors import DomainError
+from app.domain.streams import StreamHub, Subscriber, SubscriptionRejected, parse_subscription
+from app.domain.streams.requests import printable
+from app.entrypoints.socketio.auth import token_from, token_matches
+from app.observability import scrub_text
+from app.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+NOT_AUTHENTICATED = "Not authenticated"
+INVALID_TOKEN = "Invalid token"
+MISSING_SUBSCRIPTION_ID = "Missing subscriptionId"
+MAX_ID_LENGTH = 512
+
+
+@dataclass(slots=True)
+class _Session:
+    authenticated: bool = False
+    timer: asyncio.TimerHandle | None = None
+
+
+def create_socketio_server(
+    hub: StreamHub | Callable[[], StreamHub],
+    settings: Settings,
+    is_known_exchange: Callable[[str], bool],
+    *,
+    publisher: SocketIOPublisher | None = None,
+) -> socketio.AsyncServer:
+    """Build the Socket.IO server (mount it with ``socketio.ASGIApp(sio, other_asgi_app)``).
+
+    Args:
+        hub: the stream hub every subscription goes through, or a zero-argument callable
+            returning it (a container provider: resolved at the first event, not at import).
+        settings: token, CORS origins and stream limits.
+        is_known_exchange: tells whether an exchange id is served by some backend.
+        publisher: the hub's publisher, bound here to the new server.
+    """
+    origins = list(settings.cors_origins)
+    sio = socketio.AsyncServer(
+        async_mode="asgi",
+        cors_allowed_origins="*" if "*" in origins else origins,
+        logger=False,
+        engineio_logger=False,
+        transports=["polling", "websocket"],
+    )
+    if publisher is not None:
+        publisher.bind(sio)
+    handlers = _Handlers(sio, hub, settings, is_known_exchange, publisher)
+    sio.on("connect", handlers.connect)
+    sio.on("disconnect", handlers.disconnect)
+    sio.on("authenticate", handlers.authenticate)
+    sio.on("subscribe", handlers.subscribe)
+    sio.on("unsubscribe", handlers.unsubscribe)
+    return sio
+
+
+class _Handlers:
+    """Every handler takes ``*args``: a client can send no payload, or several."""
+
+    def __init__(
+        self,
+        sio: socketio.AsyncServer,
+        hub: StreamHub | Callable[[], StreamHub],
+        settings: Settings,
+        is_known_exchange: Callable[[str], bool],
+        publisher: SocketIOPublisher | None,
+    ) -> None:
+        self._sio = sio
+        self._hub_source = hub
+        self._token = settings.effective_token
+        self._auth_timeout = settings.streams.auth_timeout_seconds
+        self._max_subscriptions = settings.streams.max_subscriptions_per_socket
+        self._publisher = publisher
+        self._sessions: dict[str, _Session] = {}
+        self._is_known_exchange = is_known_exchange
+
+    @property
+    def _hub(self) -> StreamHub:
+        source = self._hub_source
+        return source if isinstance(source, StreamHub) else source()
+
+    async def connect(self, sid: str, environ: Any = None, auth: Any = None, *_: Any) -> None:
+        session = self._sessions[sid] = _Session()
+        handshake_token = token_from(auth)
+        if handshake_token is not None:
+            if not token_matches(handshake_token, self._token):
+                del self._sessions[sid]
+                raise socketio.exceptions.ConnectionRefusedError(INVALID_TOKEN)
+            session.authenticated = True
+            return
+        loop = asyncio.get_running_loop()
+        session.timer = loop.call_later(self._auth_timeout, self._auth_expired, sid)
+
+    def _auth_expired(self, sid: str) -> None:
+        session = self._sessions.get(sid)
+        if session is not None and not session.authenticated:
+            log.info("socket_auth_timeout", sid=sid)
+            asyncio.get_running_loop().create_task(self._sio.disconnect(sid))
+
+    async def disconnect(self, sid: str, *_: Any) -> None:
+        session = self._sessions.pop(sid, None)
+        if session is not None and session.timer is not None:
+            session.timer.cancel()
+        dropped = self._hub.drop_connection(sid)
+        if self._publisher is not None:
+            self._publisher.forget_connection(sid)
+        if dropped:
+            log.info("socket_subscriptions_dropped", sid=sid, count=dropped)
+
+    async def authenticate(self, sid: str, *args: Any) -> None:
+        session = self._sessions.get(sid)
+        if session is None:
+            return
+        if token_matches(token_from(args[0] if args else None), self._token):
+            session.authenticated = True
+            if session.timer is not None:
+                session.timer.cancel()
+                session.timer = None
+            await self._sio.emit("authenticated", {"success": True}, to=sid)
+            return
+        await self._sio.emit("auth_error", {"error": INVALID_TOKEN}, to=sid)
+        await self._sio.disconnect(sid)
+
+    async def subscribe(self, sid: str, *args: Any) -> None:
+        payload = args[0] if args else None
+        echo = _echo(payload)
+        session = self._sessions.get(sid)
+        if session is None or not session.authenticated:
+            await self._refuse(sid, NOT_AUTHENTICATED, echo)
+            return
+        try:
+            request = parse_subscription(payload, is_known_exchange=self._is_known_exchange)
+        except SubscriptionRejected as exc:
+            await self._refuse(sid, exc.details, echo)
+            return
+        subscription_id = f"{sid}:{request.exchange_id}:{request.symbol}:{request.data_type}"
+        if echo["timeframe"]:
+            subscription_id += f":{echo['timeframe']}"
+        subscriber = Subscriber(sid, subscription_id)
+        if self._hub.has_subscription(subscriber):
+            await self._refuse(sid, "Subscription already exists", echo)
+            return
+        if self._hub.subscription_count(sid) >= self._max_subscriptions:
+            await self._refuse(
+                sid,
+                f"Too many subscriptions on this connection (max {self._max_subscriptions})",
+                echo,
+            )
+            return
+        try:
+            await self._hub.subscribe(subscriber, request)
+        except DomainError as exc:
+            await self._refuse(sid, scrub_text(exc.headline or exc.details), echo)
+            return
+        except Exception:
+            log.exception("socket_subscribe_failed", sid=sid, data_type=request.data_type)
+            await self._refuse(sid, "Subscription failed", echo)
+            return
+        answer: dict[str, Any] = {
+            "subscriptionId": subscription_id,
+            "exchangeId": request.exchange_id,
+            "symbol": request.symbol,
+            "dataType": request.data_type,
+        }
+        if echo["timeframe"]:
+            answer["timeframe"] = echo["timeframe"]
+        await self._sio.emit("subscribed", answer, to=sid)
+
+    async def unsubscribe(self, sid: str, *args: Any) -> None:
+        payload = args[0] if args else None
+        subscription_id = payload.get("subscriptionId") if isinstance(payload, dict) else None
+        if not isinstance(subscription_id, str) or not subscription_id:
+            await self._sio.emit("unsubscribe_error", {"error": MISSING_SUBSCRIPTION_ID}, to=sid)
+            return
+        if len(subscription_id) > MAX_ID_LENGTH:
+            subscription_id = subscription_id[:MAX_ID_LENGTH]
+        # Only the caller's own subscriptions: the id is looked up under the caller's sid.
+        self._hub.unsubscribe(Subscriber(sid, subscription_id))
+        await self._sio.emit("unsubscribed", {"subscriptionId": subscription_id}, to=sid)
+
+    async def _refuse(self, sid: str, error: str, echo: dict[str, Any]) -> None:
+        await self._sio.emit("subscription_error", {"error": error, **echo}, to=sid)
+
+
+def _echo(payload: Any) -> dict[str, Any]:
+    """The request's identifying fields, echoed back in subscription_error (sanitised)."""
+    fields = {"exchangeId": None, "symbol": None, "dataType": None, "timeframe": None}
+    if isinstance(payload, dict):
+        for name in fields:
+            value = payload.get(name)
+            if isinstance(value, str) and value:
+                fields[name] = printable(value, 100)
+    return fields
