@@ -36,6 +36,7 @@ class StreamPolicy(Protocol):
     retry_factor: float
     retry_jitter: float
     watchdog_seconds: dict[str, float]
+    rest_watch_timeout_seconds: float
 
 
 @dataclass(eq=False)
@@ -163,13 +164,19 @@ class StreamHub:
 
     # -- one-shot reads -------------------------------------------------------------------
 
-    async def next_update(self, request: StreamRequest, timeout: float) -> Any:
+    async def next_update(self, request: StreamRequest, timeout: float | None = None) -> Any:
         """The stream's next update, sharing its upstream loop with every other subscriber.
+
+        Args:
+            request: the stream to read.
+            timeout: seconds; default ``settings.rest_watch_timeout_seconds``.
 
         Raises:
             ExchangeTimeout: nothing arrived within ``timeout`` seconds.
             DomainError: validation failed, or the upstream failed while waiting.
         """
+        if timeout is None:
+            timeout = self._settings.rest_watch_timeout_seconds
         try:
             async with asyncio.timeout(timeout):
                 stream = await self._acquire(request)

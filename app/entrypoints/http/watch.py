@@ -1,0 +1,152 @@
+"""REST one-shot reads of live streams: /api/exchange/watch* (the next update of the stream)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from litestar import Controller, post
+from litestar.di import NamedDependency
+from litestar.params import JSONBody
+
+from app.domain.config import ExchangeConfig
+from app.domain.exchange import ExchangeService
+from app.domain.exchange.requests import optional_int, require_symbol, timeframe_or_default
+from app.domain.exchange.service import require_credentials, require_pro
+from app.domain.streams import StreamHub, StreamRequest, SubscriptionRejected
+from app.entrypoints.http.errors import ApiError, endpoint_errors
+from app.entrypoints.http.exchange import ERROR_TEXTS, config_mapping, error_responses
+from app.entrypoints.http.schemas import (
+    ConfigRequest,
+    DataResponse,
+    OHLCVRequest,
+    OrderBookRequest,
+    SymbolRequest,
+    TradesRequest,
+)
+from app.ports.exchange_gateway import WATCH_METHODS
+
+WATCH_ERRORS = error_responses(400, 429, 502, 503, 504)
+BALANCE_CREDENTIALS = "API credentials required for balance watching"
+
+
+@contextmanager
+def watch_errors(path: str, data_type: str) -> Iterator[None]:
+    """The endpoint's fixed text, and the contract's own text for an unsupported method."""
+    try:
+        with endpoint_errors(ERROR_TEXTS[path]):
+            yield
+    except ApiError as exc:
+        cause = exc.__cause__
+        if isinstance(cause, SubscriptionRejected) and cause.error_type == "NotSupported":
+            method = WATCH_METHODS[data_type]
+            raise ApiError(400, f"Exchange does not support {method}", exc.details, "NotSupported")
+        raise
+
+
+def _pro_config(service: ExchangeService, body: Any) -> ExchangeConfig:
+    config = service.parse_config(config_mapping(body))
+    require_pro(config)
+    return config
+
+
+class WatchController(Controller):
+    path = "/api/exchange"
+    tags = ["watch"]
+
+    @post("/watchTicker", status_code=200, summary="Next ticker update (ccxtType pro)",
+          responses=WATCH_ERRORS)
+    async def watch_ticker(
+        self,
+        data: JSONBody[SymbolRequest],
+        exchange_service: NamedDependency[ExchangeService],
+        stream_hub: NamedDependency[StreamHub],
+    ) -> DataResponse:
+        with watch_errors("/api/exchange/watchTicker", "ticker"):
+            config = _pro_config(exchange_service, data.config)
+            symbol = require_symbol(data.symbol)
+            result = await stream_hub.next_update(StreamRequest(config, "ticker", symbol))
+        return DataResponse(success=True, data=result)
+
+    @post("/watchOrderBook", status_code=200, summary="Next order book (ccxtType pro)",
+          responses=WATCH_ERRORS)
+    async def watch_order_book(
+        self,
+        data: JSONBody[OrderBookRequest],
+        exchange_service: NamedDependency[ExchangeService],
+        stream_hub: NamedDependency[StreamHub],
+    ) -> DataResponse:
+        with watch_errors("/api/exchange/watchOrderBook", "orderbook"):
+            config = _pro_config(exchange_service, data.config)
+            symbol = require_symbol(data.symbol)
+            limit = optional_int(data.limit, "limit", minimum=1)
+            book = await stream_hub.next_update(StreamRequest(config, "orderbook", symbol))
+        if limit is not None and isinstance(book, dict):
+            # The stream is shared, so its depth is the exchange's; the limit cuts the answer.
+            for side in ("bids", "asks"):
+                if isinstance(book.get(side), list):
+                    book[side] = book[side][:limit]
+        return DataResponse(success=True, data=book)
+
+    @post("/watchTrades", status_code=200, summary="Next trades (ccxtType pro)",
+          responses=WATCH_ERRORS)
+    async def watch_trades(
+        self,
+        data: JSONBody[TradesRequest],
+        exchange_service: NamedDependency[ExchangeService],
+        stream_hub: NamedDependency[StreamHub],
+    ) -> DataResponse:
+        with watch_errors("/api/exchange/watchTrades", "trades"):
+            config = _pro_config(exchange_service, data.config)
+            symbol = require_symbol(data.symbol)
+            since = optional_int(data.since, "since", minimum=0)
+            limit = optional_int(data.limit, "limit", minimum=1)
+            trades = await stream_hub.next_update(StreamRequest(config, "trades", symbol))
+        if isinstance(trades, list):
+            if since is not None:
+                trades = [t for t in trades if _ts(t) is None or _ts(t) >= since]
+            if limit is not None:
+                trades = trades[-limit:]
+        return DataResponse(success=True, data=trades)
+
+    @post("/watchOHLCV", status_code=200, summary="Next candle updates (ccxtType pro)",
+          responses=WATCH_ERRORS)
+    async def watch_ohlcv(
+        self,
+        data: JSONBody[OHLCVRequest],
+        exchange_service: NamedDependency[ExchangeService],
+        stream_hub: NamedDependency[StreamHub],
+    ) -> DataResponse:
+        with watch_errors("/api/exchange/watchOHLCV", "ohlcv"):
+            config = _pro_config(exchange_service, data.config)
+            symbol = require_symbol(data.symbol)
+            timeframe = timeframe_or_default(data.timeframe)
+            limit = optional_int(data.limit, "limit", minimum=1)
+            candles = await stream_hub.next_update(
+                StreamRequest(config, "ohlcv", symbol, timeframe)
+            )
+        if limit is not None and isinstance(candles, list):
+            candles = candles[-limit:]
+        return DataResponse(success=True, data=candles)
+
+    @post("/watchBalance", status_code=200, summary="Next balance update (credentials, pro)",
+          responses=WATCH_ERRORS)
+    async def watch_balance(
+        self,
+        data: JSONBody[ConfigRequest],
+        exchange_service: NamedDependency[ExchangeService],
+        stream_hub: NamedDependency[StreamHub],
+    ) -> DataResponse:
+        with watch_errors("/api/exchange/watchBalance", "balance"):
+            config = _pro_config(exchange_service, data.config)
+            require_credentials(config, BALANCE_CREDENTIALS)
+            result = await stream_hub.next_update(StreamRequest(config, "balance", ""))
+        return DataResponse(success=True, data=result)
+
+
+def _ts(trade: Any) -> Any:
+    return trade.get("timestamp") if isinstance(trade, dict) else None
+
+
+__all__ = ["WatchController"]
