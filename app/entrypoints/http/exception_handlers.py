@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import structlog
@@ -48,6 +49,18 @@ def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> R
     return _error(500, error, "Internal server error", "InternalError")
 
 
+_MISSING_FIELD = re.compile(r"Object missing required field `([^`]+)`(?: - at `\$\.?([^`]*)`)?")
+
+
+def _readable(message: str) -> str:
+    """msgspec's "Object missing required field `symbol`" -> "symbol is required"."""
+    match = _MISSING_FIELD.search(message)
+    if match:
+        field, parent = match.group(1), match.group(2)
+        return f"{parent + '.' if parent else ''}{field} is required"
+    return message
+
+
 def _explain(exc: HTTPException) -> str:
     """A readable reason for a rejected body (Litestar's own text is for developers)."""
     extra = exc.extra
@@ -61,7 +74,7 @@ def _explain(exc: HTTPException) -> str:
                 message = str(item.get("message", ""))
                 key = item.get("key")
                 if "Object missing required field" in message or not message:
-                    parts.append(message or f"invalid field {key}")
+                    parts.append(_readable(message) if message else f"invalid field {key}")
                 else:
                     parts.append(f"{key}: {message}" if key and str(key) not in message else message)
         if parts:

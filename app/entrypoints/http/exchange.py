@@ -16,9 +16,14 @@ from app.entrypoints.http.errors import ApiError, endpoint_errors
 from app.entrypoints.http.schemas import (
     CapabilitiesResponse,
     ConfigRequest,
-    DataResponse,
     ErrorBody,
+    BalanceResponse,
     ExchangeConfigBody,
+    InstanceRequest,
+    OHLCVResponse,
+    OrderBookResponse,
+    TickerResponse,
+    TradesResponse,
     InstanceResponse,
     OHLCVRequest,
     OrderBookRequest,
@@ -65,7 +70,7 @@ def error_responses(*statuses: int) -> dict[int, ResponseSpec]:
 EXCHANGE_ERRORS = error_responses(400, 429, 501, 502, 503, 504)
 
 
-def config_mapping(config: ExchangeConfigBody | None) -> dict[str, Any]:
+def config_mapping(config: ExchangeConfigBody | InstanceRequest | None) -> dict[str, Any]:
     if config is None:
         return {}
     remember_secrets(config.apiKey, config.secret, config.password)
@@ -84,7 +89,7 @@ class ExchangeController(Controller):
         responses=EXCHANGE_ERRORS,
     )
     async def instance(
-        self, data: JSONBody[ExchangeConfigBody], exchange_service: NamedDependency[ExchangeService]
+        self, data: JSONBody[InstanceRequest], exchange_service: NamedDependency[ExchangeService]
     ) -> InstanceResponse:
         if not data.exchangeId:
             message = "exchangeId is required"
@@ -103,12 +108,12 @@ class ExchangeController(Controller):
     @post("/fetchTicker", status_code=200, summary="fetch_ticker(symbol)", responses=EXCHANGE_ERRORS)
     async def fetch_ticker(
         self, data: JSONBody[SymbolRequest], exchange_service: NamedDependency[ExchangeService]
-    ) -> DataResponse:
+    ) -> TickerResponse:
         with endpoint_errors(ERROR_TEXTS["/api/exchange/fetchTicker"]):
             result = await exchange_service.fetch_ticker(
                 config_mapping(data.config), data.symbol, data.params
             )
-        return DataResponse(success=True, data=result)
+        return TickerResponse(success=True, data=result)
 
     @post(
         "/fetchOrderBook",
@@ -118,12 +123,12 @@ class ExchangeController(Controller):
     )
     async def fetch_order_book(
         self, data: JSONBody[OrderBookRequest], exchange_service: NamedDependency[ExchangeService]
-    ) -> DataResponse:
+    ) -> OrderBookResponse:
         with endpoint_errors(ERROR_TEXTS["/api/exchange/fetchOrderBook"]):
             result = await exchange_service.fetch_order_book(
                 config_mapping(data.config), data.symbol, data.limit, data.params
             )
-        return DataResponse(success=True, data=result)
+        return OrderBookResponse(success=True, data=result)
 
     @post(
         "/fetchTrades",
@@ -133,12 +138,12 @@ class ExchangeController(Controller):
     )
     async def fetch_trades(
         self, data: JSONBody[TradesRequest], exchange_service: NamedDependency[ExchangeService]
-    ) -> DataResponse:
+    ) -> TradesResponse:
         with endpoint_errors(ERROR_TEXTS["/api/exchange/fetchTrades"]):
             result = await exchange_service.fetch_trades(
                 config_mapping(data.config), data.symbol, data.since, data.limit, data.params
             )
-        return DataResponse(success=True, data=result)
+        return TradesResponse(success=True, data=result)
 
     @post(
         "/fetchOHLCV",
@@ -148,7 +153,7 @@ class ExchangeController(Controller):
     )
     async def fetch_ohlcv(
         self, data: JSONBody[OHLCVRequest], exchange_service: NamedDependency[ExchangeService]
-    ) -> DataResponse:
+    ) -> OHLCVResponse:
         with endpoint_errors(ERROR_TEXTS["/api/exchange/fetchOHLCV"]):
             result = await exchange_service.fetch_ohlcv(
                 config_mapping(data.config),
@@ -158,7 +163,7 @@ class ExchangeController(Controller):
                 data.limit,
                 data.params,
             )
-        return DataResponse(success=True, data=result)
+        return OHLCVResponse(success=True, data=result)
 
     @post(
         "/fetchBalance",
@@ -168,10 +173,10 @@ class ExchangeController(Controller):
     )
     async def fetch_balance(
         self, data: JSONBody[ConfigRequest], exchange_service: NamedDependency[ExchangeService]
-    ) -> DataResponse:
+    ) -> BalanceResponse:
         with endpoint_errors(ERROR_TEXTS["/api/exchange/fetchBalance"]):
             result = await exchange_service.fetch_balance(config_mapping(data.config), data.params)
-        return DataResponse(success=True, data=result)
+        return BalanceResponse(success=True, data=result)
 
     @post(
         "/capabilities",

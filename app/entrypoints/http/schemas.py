@@ -6,10 +6,8 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
-_SYMBOL = Annotated[
-    str | None,
-    msgspec.Meta(description="Unified CCXT symbol", examples=["BTC/USDT", "BTC/USDT:USDT"]),
-]
+from app.entrypoints.http import examples
+
 _LIMIT = Annotated[int | None, msgspec.Meta(description="Maximum number of items", examples=[20])]
 _SINCE = Annotated[
     int | None,
@@ -21,12 +19,10 @@ _PARAMS = Annotated[
 ]
 
 
-class ExchangeConfigBody(msgspec.Struct, kw_only=True):
-    """Which exchange instance to use. Credentials are optional except for balances."""
+_EXCHANGE_ID = Annotated[str, msgspec.Meta(description="A CCXT exchange id", examples=["binance"])]
 
-    exchangeId: Annotated[
-        str | None, msgspec.Meta(description="A CCXT exchange id", examples=["binance"])
-    ] = None
+
+class _ConfigFields(msgspec.Struct, kw_only=True):
     marketType: Literal["spot", "futures"] | None = None
     ccxtType: Literal["regular", "pro"] | None = None
     apiKey: str | None = None
@@ -35,14 +31,28 @@ class ExchangeConfigBody(msgspec.Struct, kw_only=True):
     sandbox: bool | None = None
 
 
+class ExchangeConfigBody(_ConfigFields, kw_only=True):
+    """Which exchange instance to use. Credentials are optional except for balances."""
+
+    exchangeId: _EXCHANGE_ID
+
+
+class InstanceRequest(_ConfigFields, kw_only=True):
+    """The config itself, flat. `exchangeId` is required (checked with the contract's text)."""
+
+    exchangeId: _EXCHANGE_ID | None = None
+
+
 class ConfigRequest(msgspec.Struct, kw_only=True):
-    config: ExchangeConfigBody | None = None
+    config: ExchangeConfigBody
     params: _PARAMS = None
 
 
 class SymbolRequest(msgspec.Struct, kw_only=True):
-    config: ExchangeConfigBody | None = None
-    symbol: _SYMBOL = None
+    config: ExchangeConfigBody
+    symbol: Annotated[
+        str, msgspec.Meta(description="Unified CCXT symbol", examples=["BTC/USDT", "BTC/USDT:USDT"])
+    ]
     params: _PARAMS = None
 
 
@@ -75,6 +85,32 @@ class DataResponse(msgspec.Struct, kw_only=True):
 
     success: bool
     data: Any
+
+
+class TickerResponse(DataResponse, kw_only=True):
+    data: Annotated[dict[str, Any], msgspec.Meta(examples=[examples.TICKER])]
+
+
+class OrderBookResponse(DataResponse, kw_only=True):
+    data: Annotated[dict[str, Any], msgspec.Meta(examples=[examples.ORDER_BOOK])]
+
+
+class TradesResponse(DataResponse, kw_only=True):
+    data: Annotated[list[dict[str, Any]], msgspec.Meta(examples=[examples.TRADES])]
+
+
+class OHLCVResponse(DataResponse, kw_only=True):
+    data: Annotated[
+        list[list[float]],
+        msgspec.Meta(
+            description="[timestamp ms, open, high, low, close, volume], oldest first",
+            examples=[examples.OHLCV],
+        ),
+    ]
+
+
+class BalanceResponse(DataResponse, kw_only=True):
+    data: Annotated[dict[str, Any], msgspec.Meta(examples=[examples.BALANCE])]
 
 
 class CapabilitiesData(msgspec.Struct, kw_only=True):
