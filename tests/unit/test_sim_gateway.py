@@ -134,3 +134,11 @@ async def test_instances_share_one_market_list() -> None:
     await first.load_markets()
     await second.load_markets(share_from=first)
     assert second.markets is first.markets and second.markets_loaded
+
+
+def test_public_surface_is_pinned() -> None:
+    import app.adapters.sim as sim
+
+    assert sorted(sim.__all__) == [
+        "Clock", "ManualClock", "SimBackend", "SimGateway", "SimOptions", "SystemClock",
+    ]  # fmt: skip

@@ -13,7 +13,7 @@ from .book import order_book
 from .clock import Clock
 from .history import MarketView, timeframe_ms
 from .markets import FEES, HAS, TIMEFRAMES, resolve_symbol
-from .streams import StreamHub
+from .streams import StreamPacer
 from .ticker import ticker
 from .world import SimWorld
 
@@ -28,7 +28,7 @@ class SimGateway:
         self._config = config
         self._clock = clock
         self._markets: dict[str, Json] | None = None
-        self._streams = StreamHub(clock, tick_hz)
+        self._streams = StreamPacer(clock, tick_hz)
         self._closed = False
 
     @property

@@ -1,4 +1,4 @@
-"""StreamHub: paces every simulated stream on a shared tick grid of the injected clock.
+"""StreamPacer: paces every simulated stream on a shared tick grid of the injected clock.
 
 Ticks fall at ``ceil(k * 1000 / tick_hz)`` ms of clock time. A watch call waits for the
 first tick after *now*, so a consumer calling again as soon as it has an update gets the
@@ -28,7 +28,7 @@ MAX_SKIPPED_TICKS = 10_000
 MAX_LATE_WAKEUPS = 10
 
 
-class StreamHub:
+class StreamPacer:
     def __init__(self, clock: Clock, tick_hz: float) -> None:
         self._clock = clock
         self._hz = Fraction(tick_hz).limit_denominator(1000)
