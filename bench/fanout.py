@@ -60,6 +60,7 @@ async def serve(port: int, stats_path: str) -> None:
     config = uvicorn.Config(
         application, host="127.0.0.1", port=port, log_level="warning", access_log=False,
         lifespan="on", timeout_graceful_shutdown=2, loop="uvloop", ws="websockets-sansio",
+        ws_per_message_deflate=os.environ.get("BENCH_DEFLATE") == "on",
     )
     server = uvicorn.Server(config)
 
@@ -92,7 +93,14 @@ async def serve(port: int, stats_path: str) -> None:
             }
             Path(stats_path).write_text(json.dumps(stats))
 
+    async def default_gc() -> None:
+        """BENCH_GC=default: undo the app's collector tuning, to compare."""
+        await asyncio.sleep(1)
+        _default_gc()
+
     helpers = [asyncio.create_task(exchange()), asyncio.create_task(report())]
+    if os.environ.get("BENCH_GC") == "default":
+        helpers.append(asyncio.create_task(default_gc()))
     try:
         await server.serve()
     finally:
@@ -101,6 +109,13 @@ async def serve(port: int, stats_path: str) -> None:
 
 
 # -- driver -----------------------------------------------------------------------------
+
+
+def _default_gc() -> None:
+    import gc
+
+    gc.unfreeze()
+    gc.set_threshold(700, 10, 10)
 
 
 def free_port() -> int:
@@ -185,6 +200,8 @@ async def run_case(clients: int, seconds: float, warmup: float) -> dict[str, Any
             out, _ = await asyncio.wait_for(node.communicate(), 60)
             result = json.loads(out.decode().strip().splitlines()[-1])
             lags.extend(result["lags"])
+            if "seqs" in result:
+                _dump_by_sequence(result)
             received += result["received"]
         stats = json.loads(Path(stats_path).read_text())
         expected = clients * seconds * RATE_HZ
@@ -211,6 +228,16 @@ async def run_case(clients: int, seconds: float, warmup: float) -> dict[str, Any
         except subprocess.TimeoutExpired:
             server.kill()
         Path(stats_path).unlink(missing_ok=True)
+
+
+def _dump_by_sequence(result: dict[str, Any]) -> None:
+    by_seq: dict[int, list[float]] = {}
+    for seq, lag in zip(result["seqs"], result["lags"], strict=True):
+        by_seq.setdefault(seq, []).append(lag)
+    for seq in sorted(by_seq):
+        values = sorted(by_seq[seq])
+        print(f"seq {seq}: n={len(values)} min={values[0]:.0f} med={values[len(values)//2]:.0f} "
+              f"max={values[-1]:.0f}", file=sys.stderr)
 
 
 def main() -> None:

@@ -11,6 +11,7 @@ import structlog
 from litestar import Litestar
 
 from app.container import Container, build_container
+from app.entrypoints.gc_tuning import serving_gc
 from app.entrypoints.http.app import create_http_app
 from app.entrypoints.request_log import RequestLogMiddleware
 from app.entrypoints.socketio import create_socketio_server
@@ -66,7 +67,7 @@ def create_app(settings: Settings, container: Container | None = None) -> Applic
             "proxy_service": container.proxy_service,
             "stream_hub": container.stream_hub,
         },
-        lifespan=[resources],
+        lifespan=[resources, serving_gc],
     )
     asgi: Any = RequestLogMiddleware(http)
     sio = create_socketio_server(
