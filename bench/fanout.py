@@ -40,13 +40,14 @@ async def serve(port: int, stats_path: str) -> None:
     import uvicorn
 
     sys.path.insert(0, str(ROOT))
+    from dependency_injector import providers
+
     from app.adapters.backends import registry_from_backends
     from app.container import build_container
     from app.entrypoints.asgi import create_app
     from app.observability import configure_logging
     from app.settings import load_settings
     from app.testing.fakes import FakeBackend
-    from dependency_injector import providers
 
     settings = load_settings(
         env={"API_TOKEN": TOKEN},
@@ -157,8 +158,9 @@ async def wait_port(port: int, timeout: float = 30) -> None:
 
 async def run_case(clients: int, seconds: float, warmup: float) -> dict[str, Any]:
     port = free_port()
-    stats_path = tempfile.mktemp(suffix=".json")
-    server = subprocess.Popen(
+    with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as handle:
+        stats_path = handle.name
+    server = subprocess.Popen(  # noqa: ASYNC220 - started once, before any measurement
         [sys.executable, __file__, "--serve", str(port), stats_path], cwd=ROOT,
         stdout=subprocess.DEVNULL,
     )

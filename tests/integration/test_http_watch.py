@@ -6,8 +6,8 @@ import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
-import pytest
 import httpx
+import pytest
 
 from app.entrypoints.asgi import Application
 from app.testing.fakes import FakeBackend, FakeExchangeGateway

@@ -22,7 +22,7 @@ from typing import Any
 
 import msgspec
 import structlog
-from engineio import packet as eio_packet
+from engineio import packet as eio_packet  # type: ignore[import-untyped]
 
 from app.domain.streams.coalesce import LATEST_WINS, merge, snapshot
 from app.domain.streams.model import StreamUpdate, Subscriber
@@ -188,7 +188,7 @@ class SocketIOPublisher:
         for sid, connection in list(self._connections.items()):
             if not connection.parked:
                 continue
-            connection_, socket = self._socket(sid)
+            _, socket = self._socket(sid)
             if socket is None:
                 connection.parked.clear()  # the client is gone; its updates go with it
                 continue

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import functools
 import random
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -280,7 +280,7 @@ class StreamHub:
             if not stream.ready.done():
                 stream.ready.cancel()
             raise
-        except BaseException as exc:
+        except BaseException as exc:  # noqa: BLE001 - reported to the waiting subscribers
             # Validation failed or the instance could not be had: nobody was told `subscribed`.
             if not stream.ready.done():
                 stream.ready.set_exception(
@@ -362,7 +362,7 @@ class StreamHub:
             return
         task.cancel()
         self._stopping[stream.key] = task
-        task.add_done_callback(lambda t, key=stream.key: self._forget_stopping(key, t))
+        task.add_done_callback(functools.partial(self._forget_stopping, stream.key))
 
     def _forget_stopping(self, key: StreamKey, task: asyncio.Task[None]) -> None:
         if self._stopping.get(key) is task:

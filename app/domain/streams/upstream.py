@@ -117,7 +117,7 @@ async def _loop(
         except PERMANENT_ERRORS as exc:
             sink.on_end(exc.details, exc)
             return
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - any failure is retried with backoff
             message = exc.details if isinstance(exc, DomainError) else GENERIC_ERROR
             sink.on_error(message, exc)
             await sleep(backoff.delay(attempt))

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import socketio
+import socketio  # type: ignore[import-untyped]
 import structlog
 
 from app.adapters.socketio.publisher import SocketIOPublisher
@@ -191,13 +191,13 @@ class _Handlers:
         self._hub.unsubscribe(Subscriber(sid, subscription_id))
         await self._sio.emit("unsubscribed", {"subscriptionId": subscription_id}, to=sid)
 
-    async def _refuse(self, sid: str, error: str, echo: dict[str, Any]) -> None:
+    async def _refuse(self, sid: str, error: str, echo: dict[str, str | None]) -> None:
         await self._sio.emit("subscription_error", {"error": error, **echo}, to=sid)
 
 
-def _echo(payload: Any) -> dict[str, Any]:
+def _echo(payload: Any) -> dict[str, str | None]:
     """The request's identifying fields, echoed back in subscription_error (sanitised)."""
-    fields = {"exchangeId": None, "symbol": None, "dataType": None, "timeframe": None}
+    fields: dict[str, str | None] = dict.fromkeys(("exchangeId", "symbol", "dataType", "timeframe"))
     if isinstance(payload, dict):
         for name in fields:
             value = payload.get(name)
