@@ -1,0 +1,47 @@
+"""Socket.IO on the simulated exchange, with the backends the server really discovers."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from app.entrypoints.asgi import create_app
+from tests.e2e.socketio_client import EventClient
+from tests.support.app import TOKEN, make_settings
+from tests.support.server import running_server
+
+
+@pytest.fixture
+async def sim_url() -> AsyncIterator[str]:
+    settings = make_settings(exchanges={"sim": {"options": {"tick_hz": 20}}})
+    async with running_server(create_app(settings)) as url:
+        yield url
+
+
+@pytest.mark.parametrize(
+    ("data_type", "timeframe"), [("ticker", None), ("orderbook", None), ("trades", None),
+                                 ("ohlcv", "1m")]
+)
+async def test_sim_streams_reach_socketio_clients(
+    sim_url: str, data_type: str, timeframe: str | None
+) -> None:
+    client = EventClient()
+    await client.connect(sim_url, auth={"token": TOKEN})
+    try:
+        payload = {"exchangeId": "sim", "symbol": "BTC/USDT", "dataType": data_type,
+                   "config": {"exchangeId": "sim"}}
+        if timeframe:
+            payload["timeframe"] = timeframe
+        await client.emit("subscribe", payload)
+        subscribed = await client.expect("subscribed")
+        first = await client.expect("data", timeout=5)
+        second = await client.expect("data", timeout=5)
+        assert first["subscriptionId"] == second["subscriptionId"] == subscribed["subscriptionId"]
+        assert first["exchange"] == "sim" and first["dataType"] == data_type
+        if data_type == "orderbook":
+            assert first["data"]["bids"] and first["data"]["asks"]
+        if data_type == "ticker":
+            assert first["data"]["symbol"] == "BTC/USDT"
+    finally:
+        await client.close()
