@@ -8,6 +8,7 @@ exception texts and URLs.
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import sys
@@ -58,13 +59,21 @@ def scrub_known_secrets(text: str) -> str:
     return text
 
 
+@functools.lru_cache(maxsize=4096)
 def is_secret_key(name: str) -> bool:
     lowered = name.lower().replace("-", "").replace("_", "")
     return any(part.replace("_", "").replace("-", "") in lowered for part in _SECRET_KEY_PARTS)
 
 
+# Every pattern above needs one of these words; most lines have none and skip the regexes.
+_TRIGGERS = ("key", "secret", "password", "passphrase", "token", "sign", "bearer")
+
+
 def scrub_text(text: str) -> str:
     text = scrub_known_secrets(text)
+    lowered = text.lower()
+    if not any(trigger in lowered for trigger in _TRIGGERS):
+        return text
     for pattern in _TEXT_PATTERNS:
         text = pattern.sub(lambda m: m.group(1) + REDACTED, text)
     return text
@@ -133,6 +142,8 @@ def configure_logging(level: str = "info", fmt: str = "auto", stream: TextIO | N
         numeric_level = logging.INFO
     structlog.configure(
         processors=[
+            # First: a line below the level costs nothing more (no redaction, no rendering).
+            structlog.stdlib.filter_by_level,
             *shared_processors(),
             structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
         ],
