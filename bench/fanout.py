@@ -8,6 +8,10 @@ number of upstream loops. Not run in CI.
 
     .venv/bin/python bench/fanout.py            # 100, 500 and 1,000 clients
     .venv/bin/python bench/fanout.py --clients 200 --seconds 5
+
+Environment knobs for comparisons: BENCH_DEFLATE=on (uvicorn's per-message deflate, off by
+default here as in Node's socket.io), BENCH_GC=default (undo the app's GC tuning),
+BENCH_WS=auto|websockets-sansio|wsproto (uvicorn's websocket implementation).
 """
 
 from __future__ import annotations
@@ -60,7 +64,8 @@ async def serve(port: int, stats_path: str) -> None:
     application = create_app(settings, container)
     config = uvicorn.Config(
         application, host="127.0.0.1", port=port, log_level="warning", access_log=False,
-        lifespan="on", timeout_graceful_shutdown=2, loop="uvloop", ws="websockets-sansio",
+        lifespan="on", timeout_graceful_shutdown=2, loop="uvloop",
+        ws=os.environ.get("BENCH_WS", "websockets-sansio"),
         ws_per_message_deflate=os.environ.get("BENCH_DEFLATE") == "on",
     )
     server = uvicorn.Server(config)
