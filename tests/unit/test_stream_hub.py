@@ -326,3 +326,58 @@ async def test_next_update_shares_the_stream_and_times_out(
         await hub.next_update(request("orderbook"), timeout=0.05)
     await hub.idle()
     assert hub.stats()["streams"] == 1  # only the socket subscriber's stream remains
+
+
+async def test_aclose_stops_every_loop_and_releases_instances(
+    cache: InMemoryInstanceCache, backend: FakeBackend, publisher: RecordingPublisher
+) -> None:
+    hub = StreamHub(cache, publisher, StreamSettings())
+    await hub.subscribe(Subscriber("a", "1"), request("ticker"))
+    await hub.subscribe(Subscriber("b", "2"), request("trades"))
+    waiter = asyncio.create_task(hub.next_update(request("orderbook"), timeout=5))
+    await gateway(backend).wait_for_watchers("orderbook", "BTC/USDT")
+    await hub.aclose()
+    with pytest.raises(ExchangeTimeout):
+        await waiter
+    assert hub.stats() == {"streams": 0, "loops": 0, "subscriptions": 0, "connections": 0}
+    assert cache.held() == 0
+    assert sorted(gateway(backend).un_watched) == [
+        ("orderbook", "BTC/USDT", None), ("ticker", "BTC/USDT", None), ("trades", "BTC/USDT", None)
+    ]
+
+
+class SlowUnwatchGateway(FakeExchangeGateway):
+    """un_watch takes a while, as a real exchange round trip does."""
+
+    events: list[str]
+
+    async def un_watch(self, data_type: str, symbol: str, timeframe: str | None = None) -> None:
+        self.events.append("un_watch started")
+        await asyncio.sleep(0.05)
+        await super().un_watch(data_type, symbol, timeframe)
+        self.events.append("un_watch done")
+
+    async def watch_ticker(self, symbol: str, params: Any = None) -> Any:
+        self.events.append("watch")
+        return await super().watch_ticker(symbol, params)
+
+
+async def test_resubscribe_during_unwatch_waits_for_the_old_loop(
+    publisher: RecordingPublisher, settings: StreamSettings
+) -> None:
+    gw = SlowUnwatchGateway()
+    gw.events = []
+    cache = InMemoryInstanceCache(lambda _config: gw, CacheSettings())
+    hub = StreamHub(cache, publisher, settings)
+    try:
+        await hub.subscribe(sub(), request())
+        await gw.wait_for_watchers("ticker", "BTC/USDT")
+        hub.unsubscribe(sub())
+        await asyncio.sleep(0.01)  # the old loop is now un-watching
+        await hub.subscribe(sub(), request())
+        await gw.wait_for_watchers("ticker", "BTC/USDT")
+        assert gw.events == ["watch", "un_watch started", "un_watch done", "watch"]
+        assert hub.stats()["loops"] == 1
+    finally:
+        await hub.aclose()
+        await cache.aclose()
