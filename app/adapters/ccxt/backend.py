@@ -13,15 +13,12 @@ from app.domain.config import ExchangeConfig
 from app.domain.errors import NotSupported, UnknownExchange
 from app.settings import Settings
 
-_modules: dict[str, ModuleType] = {}
-
-
 def ccxt_module(name: str) -> ModuleType:
-    """``ccxt.async_support`` or ``ccxt.pro``, imported once, on first use (~0.5 s, 100 MB)."""
-    module = _modules.get(name)
-    if module is None:
-        module = _modules[name] = importlib.import_module(name)
-    return module
+    """``ccxt.async_support`` or ``ccxt.pro``, imported on first use (~0.5 s, 100 MB).
+
+    Python's own module cache makes later calls cheap; no state of ours is kept.
+    """
+    return importlib.import_module(name)
 
 
 def deep_merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
