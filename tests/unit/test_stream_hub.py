@@ -381,3 +381,25 @@ async def test_resubscribe_during_unwatch_waits_for_the_old_loop(
     finally:
         await hub.aclose()
         await cache.aclose()
+
+
+async def test_stream_logs_carry_no_credentials(
+    hub: StreamHub, backend: FakeBackend
+) -> None:
+    from structlog.testing import capture_logs
+
+    secret_request = request(
+        "balance", "", credentials=Credentials(api_key="AKIA-visible-key", secret="s3cr3t-value")
+    )
+    with capture_logs() as logs:
+        await hub.subscribe(Subscriber("a", "a:bal"), secret_request)
+        gw = gateway(backend)
+        await gw.wait_for_watchers("balance", "")
+        gw.fail_next("watch_balance", ExchangeUnreachable("reset"))
+        gw.push("balance", "", {"total": {}})
+        await gw.wait_for_watchers("balance", "")
+        hub.unsubscribe(Subscriber("a", "a:bal"))
+        await hub.idle()
+    events = [entry["event"] for entry in logs]
+    assert {"stream_started", "stream_retrying", "stream_stopped"} <= set(events)
+    assert "AKIA-visible-key" not in repr(logs) and "s3cr3t-value" not in repr(logs)

@@ -10,6 +10,8 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+import structlog
+
 from app.domain.errors import DomainError, ExchangeTimeout
 from app.domain.streams.backoff import Backoff
 from app.domain.streams.model import (
@@ -23,6 +25,8 @@ from app.domain.streams.upstream import run_upstream
 from app.domain.streams.watchdog import watchdog_seconds
 from app.ports.instance_cache import InstanceCache
 from app.ports.stream_publisher import StreamPublisher
+
+log = structlog.get_logger(__name__)
 
 ALREADY_EXISTS = "Subscription already exists"
 CLOSE_TIMEOUT_SECONDS = 10.0
@@ -80,9 +84,11 @@ class _Sink:
         self._hub._deliver(self._stream, data, restarted)
 
     def on_error(self, message: str, error: BaseException) -> None:
+        _log_stream("stream_retrying", self._stream, error)
         self._hub._fail(self._stream, message, error)
 
     def on_end(self, message: str, error: BaseException) -> None:
+        _log_stream("stream_ended", self._stream, error)
         self._hub._end(self._stream, message, error)
 
 
@@ -131,7 +137,7 @@ class StreamHub:
         subs = self._by_connection.get(subscriber.connection_id, {})
         if subscriber not in subs:  # the connection left while the stream was starting
             self._maybe_stop(stream)
-            raise SubscriptionRejected("Connection closed")
+            raise SubscriptionRejected("Subscription cancelled")
         subs[subscriber] = stream
         stream.subscribers[subscriber] = None
         stream.changed()
@@ -263,6 +269,7 @@ class StreamHub:
         )
         self._streams[key] = stream
         self.loops_started += 1
+        _log_stream("stream_started", stream)
         return stream
 
     async def _run(self, stream: _Stream, backoff: Backoff) -> None:
@@ -361,12 +368,28 @@ class StreamHub:
         if task is None or task.done():
             return
         task.cancel()
+        _log_stream("stream_stopped", stream)
         self._stopping[stream.key] = task
         task.add_done_callback(functools.partial(self._forget_stopping, stream.key))
 
     def _forget_stopping(self, key: StreamKey, task: asyncio.Task[None]) -> None:
         if self._stopping.get(key) is task:
             del self._stopping[key]
+
+
+def _log_stream(event: str, stream: _Stream, error: BaseException | None = None) -> None:
+    # The instance key holds a keyed hash of the credentials, never the credentials.
+    fields: dict[str, Any] = {
+        "instance": stream.key.instance,
+        "data_type": stream.key.data_type,
+        "symbol": stream.key.symbol,
+    }
+    if stream.key.timeframe:
+        fields["timeframe"] = stream.key.timeframe
+    if error is not None:
+        fields["error_type"] = getattr(error, "error_type", type(error).__name__)
+        fields["error"] = getattr(error, "details", "")
+    log.info(event, **fields)
 
 
 def _consume_exception(future: asyncio.Future[Any]) -> None:
