@@ -82,6 +82,8 @@ class SocketIOPublisher:
         self._namespace = namespace
         self._sio: Any = None
         self._connections: dict[str, _Connection] = {}
+        self._behind: set[str] = set()
+        """Connections with parked updates: the only ones the flusher looks at."""
         self._flusher: asyncio.Task[None] | None = None
         self.parked_updates = 0
         """How many updates went to a slow consumer's slot instead of its queue (a metric)."""
@@ -91,6 +93,7 @@ class SocketIOPublisher:
 
     def forget_connection(self, sid: str) -> None:
         self._connections.pop(sid, None)
+        self._behind.discard(sid)
 
     # -- StreamPublisher ------------------------------------------------------------------
 
@@ -118,6 +121,7 @@ class SocketIOPublisher:
                 socket.queue.put_nowait(eio_packet.Packet(eio_packet.MESSAGE, data=text))
             else:
                 connection.parked[("error", subscriber.subscription_id)] = _Parked(text=text)
+                self._behind.add(subscriber.connection_id)
                 self._wake_flusher()
 
     def discard(self, subscriber: Subscriber) -> None:
@@ -133,6 +137,7 @@ class SocketIOPublisher:
                 await self._flusher
             self._flusher = None
         self._connections.clear()
+        self._behind.clear()
 
     def parked_count(self) -> int:
         return sum(len(c.parked) for c in self._connections.values())
@@ -168,6 +173,7 @@ class SocketIOPublisher:
             else:
                 data = snapshot(update.data_type, update.data)
             connection.parked[key] = _Parked(update=replace(update, data=data))
+        self._behind.add(subscriber.connection_id)
         self._wake_flusher()
 
     def _wake_flusher(self) -> None:
@@ -177,7 +183,7 @@ class SocketIOPublisher:
             )
 
     async def _flush_forever(self) -> None:
-        while any(c.parked for c in self._connections.values()):
+        while self._behind:
             await asyncio.sleep(self._flush_interval)
             try:
                 self._flush_once()
@@ -185,12 +191,15 @@ class SocketIOPublisher:
                 log.exception("socketio_flush_failed")
 
     def _flush_once(self) -> None:
-        for sid, connection in list(self._connections.items()):
-            if not connection.parked:
+        for sid in list(self._behind):
+            connection = self._connections.get(sid)
+            if connection is None or not connection.parked:
+                self._behind.discard(sid)
                 continue
             _, socket = self._socket(sid)
             if socket is None:
                 connection.parked.clear()  # the client is gone; its updates go with it
+                self._behind.discard(sid)
                 continue
             while connection.parked and self._room(socket, 0):
                 key = next(iter(connection.parked))
@@ -200,3 +209,5 @@ class SocketIOPublisher:
                     text = data_packet(key[1], encode_data_tail(item.update))
                 if text is not None:
                     socket.queue.put_nowait(eio_packet.Packet(eio_packet.MESSAGE, data=text))
+            if not connection.parked:
+                self._behind.discard(sid)
