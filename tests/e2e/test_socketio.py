@@ -332,3 +332,36 @@ async def test_fuzz_every_event_with_malformed_payloads_then_still_serves(
     gw = await gateway(fake_backend)
     gw.push("ticker", "BTC/USDT", {"last": 5})
     assert (await client.expect("data"))["data"] == {"last": 5}
+
+
+async def test_socketio_answers_any_origin_by_default(server_url: str) -> None:
+    import httpx
+
+    async with httpx.AsyncClient(base_url=server_url) as http:
+        response = await http.get(
+            "/socket.io/", params={"EIO": "4", "transport": "polling"},
+            headers={"Origin": "http://terminal.example"},
+        )
+    assert response.status_code == 200
+    assert response.headers["access-control-allow-origin"] == "http://terminal.example"
+    assert response.text.startswith("0{")  # the engine.io open packet
+
+
+async def test_socketio_cors_follows_settings(fake_backend: FakeBackend) -> None:
+    import httpx
+
+    from tests.support.app import make_app, make_settings
+    from tests.support.server import running_server
+
+    settings = make_settings(cors_origins=["http://allowed.example"])
+    async with running_server(make_app(settings, [fake_backend])) as url, httpx.AsyncClient(
+        base_url=url
+    ) as http:
+        params = {"EIO": "4", "transport": "polling"}
+        allowed = await http.get("/socket.io/", params=params,
+                                 headers={"Origin": "http://allowed.example"})
+        refused = await http.get("/socket.io/", params=params,
+                                 headers={"Origin": "http://evil.example"})
+    assert allowed.status_code == 200
+    assert allowed.headers["access-control-allow-origin"] == "http://allowed.example"
+    assert refused.status_code == 400
