@@ -19,6 +19,7 @@ from typing import Any
 from aiohttp import web
 
 from tests.emulator import market_data as md
+from tests.emulator.binance_ws import DEFAULT_INTERVAL, BinanceWsEmulator
 from tests.emulator.overrides import emulator_overrides
 
 API_KEY = "emulator-api-key"
@@ -51,8 +52,11 @@ class BinanceEmulator:
         api_key: str = API_KEY,
         secret: str = SECRET,
         now_ms: int = md.NOW_MS,
+        ws_interval: float = DEFAULT_INTERVAL,
     ) -> None:
         self.bases = md.bases(symbols)
+        # WebSocket streams (ccxt.pro) on the same server: see binance_ws.py.
+        self.ws = BinanceWsEmulator(self.bases, now_ms=now_ms, interval=ws_interval)
         self.api_key = api_key
         self.secret = secret
         self.now_ms = now_ms
@@ -81,6 +85,7 @@ class BinanceEmulator:
         return self.base_url
 
     async def stop(self) -> None:
+        await self.ws.close()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -127,6 +132,8 @@ class BinanceEmulator:
 
     async def _dispatch(self, request: web.Request) -> web.StreamResponse:
         host, path = _split_host(request.path)
+        if self.ws.is_websocket(request):
+            return await self.ws.handle(request, path)
         self.counts[path] += 1
         self.host_counts[host] += 1
         self.requests.append((request.method, host, request.path_qs))
@@ -165,7 +172,10 @@ class BinanceEmulator:
             if endpoint == "ticker/24hr":
                 return web.json_response(md.ticker(symbol_id or "", base, self.now_ms, section))
             if endpoint == "depth":
-                return web.json_response(md.depth(base, _int(q, "limit", 100), self.now_ms))
+                limit = _int(q, "limit", 100)
+                if section == "api":  # spot: consistent with the diff-depth stream's U/u ids
+                    return web.json_response(self.ws.depth_snapshot(base, limit, self.now_ms))
+                return web.json_response(md.depth(base, limit, self.now_ms))
             if endpoint in ("aggTrades", "trades"):
                 rows = md.trades(
                     base,
