@@ -151,3 +151,22 @@ async def test_watch_needs_the_bearer_token(watch_client: httpx.AsyncClient) -> 
         "/api/exchange/watchTicker", json={"config": PRO, "symbol": "BTC/USDT"}
     )
     assert response.status_code == 401
+
+
+async def test_stream_stats_endpoint(
+    watch_client: httpx.AsyncClient, fake_backend: FakeBackend
+) -> None:
+    empty = await watch_client.get("/api/streams", headers=AUTH)
+    assert empty.status_code == 200
+    assert empty.json()["data"] == {
+        "streams": 0, "loops": 0, "subscriptions": 0, "connections": 0, "loopsStarted": 0
+    }
+    request = asyncio.create_task(watch_client.post(
+        "/api/exchange/watchTicker", json={"config": PRO, "symbol": "BTC/USDT"}, headers=AUTH
+    ))
+    gw = await pending_gateway(fake_backend, "ticker", "BTC/USDT")
+    busy = (await watch_client.get("/api/streams", headers=AUTH)).json()["data"]
+    assert busy["streams"] == 1 and busy["loops"] == 1 and busy["loopsStarted"] == 1
+    gw.push("ticker", "BTC/USDT", {"last": 1})
+    assert (await request).status_code == 200
+    assert (await watch_client.get("/api/streams")).status_code == 401

@@ -28,6 +28,7 @@ from app.entrypoints.http.exception_handlers import (
 from app.entrypoints.http.content_type import JsonContentTypeMiddleware
 from app.entrypoints.http.exchange import ERROR_TEXTS, ExchangeController
 from app.entrypoints.http.health import health
+from app.entrypoints.http.streams import stream_stats
 from app.entrypoints.http.watch import WatchController
 from app.entrypoints.http.proxy import proxy_request
 from app.settings import Settings
@@ -46,7 +47,9 @@ async def list_backends(backend_catalog: NamedDependency[BackendRegistry]) -> di
 
 def route_handlers() -> list[Any]:
     """Every REST handler. New entrypoint modules add theirs here."""
-    return [health, list_backends, ExchangeController, WatchController, proxy_request]
+    return [
+        health, list_backends, ExchangeController, WatchController, stream_stats, proxy_request
+    ]
 
 
 def create_http_app(

@@ -1,0 +1,20 @@
+"""GET /api/streams: what the stream hub is doing (streams, upstream loops, subscriptions)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import get
+from litestar.di import NamedDependency
+
+from app.domain.streams import StreamHub
+
+
+@get(
+    "/api/streams",
+    tags=["introspection"],
+    summary="Live streams: upstream loops, subscriptions, connections",
+    description="Counts only: no symbol lists per client, no instance keys, no credentials.",
+)
+async def stream_stats(stream_hub: NamedDependency[StreamHub]) -> dict[str, Any]:
+    return {"success": True, "data": {**stream_hub.stats(), "loopsStarted": stream_hub.loops_started}}
