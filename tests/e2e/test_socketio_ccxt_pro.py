@@ -17,7 +17,8 @@ from app.adapters.ccxt.backend import CcxtBackend
 from app.entrypoints.asgi import Application
 from app.settings import ExchangeSettings
 from tests.e2e.socketio_client import EventClient
-from tests.emulator import BinanceEmulator, market_data as md
+from tests.emulator import BinanceEmulator
+from tests.emulator import market_data as md
 from tests.emulator.binance_ws import ticker_price
 from tests.emulator.fixtures import binance_emulator  # noqa: F401
 from tests.support.app import TOKEN, make_app, make_settings

@@ -213,13 +213,19 @@ class BinanceWsEmulator:
             return
         if method not in ("SUBSCRIBE", "UNSUBSCRIBE") or not isinstance(params, list):
             await conn.ws.send_json(
-                {"error": {"code": 2, "msg": f"Invalid request: unknown method {method}"}, "id": request_id}
+                {
+                    "error": {"code": 2, "msg": f"Invalid request: unknown method {method}"},
+                    "id": request_id,
+                }
             )
             return
         for name in params:
             if not isinstance(name, str) or not self._parse(name):
                 await conn.ws.send_json(
-                    {"error": {"code": 2, "msg": f"Invalid request: stream {name}"}, "id": request_id}
+                    {
+                        "error": {"code": 2, "msg": f"Invalid request: stream {name}"},
+                        "id": request_id,
+                    }
                 )
                 return
         names = tuple(params)

@@ -10,6 +10,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
+import aiohttp
 import pytest
 
 from app.adapters.cache.memory import InMemoryInstanceCache
@@ -243,3 +244,74 @@ async def test_last_subscriber_leaving_unsubscribes_upstream(
     await asyncio.wait_for(hub.idle(), WAIT)
     assert ws.unsubscribed("btcusdt@miniTicker") == 1
     assert hub.stats()["loops"] == 0
+
+
+# -- the emulator's own protocol (what the tests above rely on) -----------------------------
+
+
+async def test_emulator_speaks_binances_subscribe_protocol_raw_and_combined(
+    binance_emulator: BinanceEmulator,  # noqa: F811
+) -> None:
+    ws_base = "ws" + binance_emulator.base_url[len("http") :] + "/stream.binance.com"
+    async with (
+        aiohttp.ClientSession() as session,
+        session.ws_connect(f"{ws_base}/ws/0") as raw,
+        session.ws_connect(f"{ws_base}/stream") as combined,
+    ):
+        await raw.send_json({"method": "SUBSCRIBE", "params": ["btcusdt@trade"], "id": 7})
+        assert await asyncio.wait_for(raw.receive_json(), WAIT) == {"result": None, "id": 7}
+        event = await asyncio.wait_for(raw.receive_json(), WAIT)
+        assert event["e"] == "trade" and event["s"] == "BTCUSDT"
+
+        await combined.send_json({"method": "SUBSCRIBE", "params": ["ethusdt@ticker"], "id": 1})
+        assert await asyncio.wait_for(combined.receive_json(), WAIT) == {"result": None, "id": 1}
+        wrapped = await asyncio.wait_for(combined.receive_json(), WAIT)
+        assert wrapped["stream"] == "ethusdt@ticker" and wrapped["data"]["e"] == "24hrTicker"
+
+        await combined.send_json({"method": "LIST_SUBSCRIPTIONS", "id": 2})
+        for _ in range(50):  # skip pushed events until the answer
+            answer = await asyncio.wait_for(combined.receive_json(), WAIT)
+            if answer.get("id") == 2:
+                break
+        assert answer == {"result": ["ethusdt@ticker"], "id": 2}
+
+        await raw.send_json({"method": "SUBSCRIBE", "params": ["nosuchusdt@trade"], "id": 8})
+        for _ in range(50):
+            answer = await asyncio.wait_for(raw.receive_json(), WAIT)
+            if answer.get("id") == 8:
+                break
+        assert answer["error"]["code"] == 2
+    ws = binance_emulator.ws
+    assert ws.subscribe_count("btcusdt@trade") == 1 and ws.subscribe_count("nosuchusdt@trade") == 0
+    await ws.wait_until(lambda: ws.connections == 0, what="sockets closed")
+
+
+async def test_emulator_silence_pushes_nothing_and_rest_depth_follows_the_diff_stream(
+    binance_emulator: BinanceEmulator,  # noqa: F811
+) -> None:
+    ws = binance_emulator.ws
+    base = binance_emulator.base_url
+    async with aiohttp.ClientSession() as session:
+        async with session.get(f"{base}/api.binance.com/api/v3/depth?symbol=BTCUSDT") as r:
+            assert (await r.json())["lastUpdateId"] == 1000  # untouched without a depth stream
+        url = "ws" + base[len("http") :] + "/stream.binance.com/ws/0"
+        async with session.ws_connect(url) as sock:
+            await sock.send_json({"method": "SUBSCRIBE", "params": ["btcusdt@depth"], "id": 1})
+            await asyncio.wait_for(sock.receive_json(), WAIT)
+            diffs = [await asyncio.wait_for(sock.receive_json(), WAIT) for _ in range(3)]
+            assert [d["U"] for d in diffs[1:]] == [d["u"] + 1 for d in diffs[:-1]]
+            ws.silent = True
+            await asyncio.sleep(ws.interval)  # a push already under way may still land
+            while True:
+                try:
+                    last = await asyncio.wait_for(sock.receive_json(), ws.interval * 4)
+                except TimeoutError:
+                    break
+                diffs.append(last)
+                assert len(diffs) < 10, "the emulator kept pushing while silent"
+            async with session.get(f"{base}/api.binance.com/api/v3/depth?symbol=BTCUSDT&limit=5") as r:
+                snapshot = await r.json()
+            assert snapshot["lastUpdateId"] == diffs[-1]["u"]
+            levels = ws.depth_levels_at("BTCUSDT", snapshot["lastUpdateId"])
+            assert {float(p): float(q) for p, q in snapshot["bids"]} == levels["bids"]
+            assert not sock.closed
