@@ -6,6 +6,7 @@ import argparse
 import ipaddress
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 import structlog
 
@@ -67,13 +68,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-def serve(settings: Settings) -> None:
+def uvicorn_config(settings: Settings, application: Any) -> Any:
+    """The runtime settings the fan-out benchmark was measured with (ADR 0004, 0040)."""
     import uvicorn
 
-    from app.entrypoints.asgi import create_app
-
-    application = create_app(settings)
-    config = uvicorn.Config(
+    return uvicorn.Config(
         application,
         host=settings.host,
         port=settings.port,
@@ -85,7 +84,16 @@ def serve(settings: Settings) -> None:
         # Per-message compression costs a quarter of the fan-out CPU (bench/fanout.py); the
         # Node original runs without it too.
         ws_per_message_deflate=False,
+        ws="websockets-sansio",  # the implementation bench/fanout.py measured
     )
+
+
+def serve(settings: Settings) -> None:
+    import uvicorn
+
+    from app.entrypoints.asgi import create_app
+
+    config = uvicorn_config(settings, create_app(settings))
     structlog.get_logger("app.cli").info("server_listening", host=settings.host, port=settings.port)
     uvicorn.Server(config).run()
 

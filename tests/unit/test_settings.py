@@ -113,3 +113,13 @@ def test_cli_refuses_and_never_prints_the_token(
     captured = capsys.readouterr()
     assert "API_TOKEN" in captured.err
     assert "your-secret-token" not in captured.err + captured.out
+
+
+def test_runtime_config_matches_what_the_fanout_benchmark_measured() -> None:
+    from app.cli import uvicorn_config
+
+    settings = load_settings(env={"PORT": "3555", "HOST": "127.0.0.1"})
+    config = uvicorn_config(settings, object())
+    assert (config.host, config.port) == ("127.0.0.1", 3555)
+    assert config.ws_per_message_deflate is False and config.ws == "websockets-sansio"
+    assert config.timeout_graceful_shutdown == int(settings.shutdown_grace_seconds)
