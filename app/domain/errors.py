@@ -13,7 +13,9 @@
     ├── ExchangeTimeout          the exchange did not answer in time (504)
     ├── ExchangeError            the exchange answered with an error we do not classify (502)
     ├── ProxyRefused             the CORS proxy refuses the target (400)
-    └── ProxyTimeout             the proxied request timed out (408)
+    ├── ProxyTimeout             the proxied request timed out (408)
+    └── ProxyFailed              DNS, connection, protocol, too many redirects (500, as the contract)
+        └── ProxyResponseTooLarge  the upstream body passed the size cap (502)
 
 ``error_type`` is what clients see in ``errorType``: the ccxt exception class name when the
 error came from ccxt, otherwise the name of the domain class.
@@ -86,6 +88,14 @@ class ProxyRefused(BadInput):
 
 class ProxyTimeout(DomainError):
     """The proxied request did not complete within its timeout."""
+
+
+class ProxyFailed(DomainError):
+    """The proxied upstream could not be reached or did not answer usefully."""
+
+
+class ProxyResponseTooLarge(ProxyFailed):
+    """The proxied upstream's body is larger than the configured cap."""
 
 
 PERMANENT_ERRORS: tuple[type[DomainError], ...] = (BadInput, NotSupported, AuthenticationFailed)

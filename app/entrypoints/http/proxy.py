@@ -11,7 +11,7 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import JSONBody
 
 from app.domain.errors import DomainError, ProxyTimeout
-from app.domain.proxy import ProxyCall, ProxyResponseTooLarge, ProxyService
+from app.domain.proxy import ProxyCall, ProxyService
 from app.entrypoints.http.errors import ApiError, status_for
 from app.entrypoints.http.schemas import ErrorBody
 
@@ -106,8 +106,6 @@ async def proxy_request(
         result = await proxy_service.forward(call)
     except ProxyTimeout as exc:
         raise ApiError(408, TIMEOUT_TEXT, exc.details, exc.error_type) from exc
-    except ProxyResponseTooLarge as exc:
-        raise ApiError(502, ERROR_TEXT, exc.details, exc.error_type) from exc
     except DomainError as exc:
         raise ApiError(status_for(exc), ERROR_TEXT, exc.details, exc.error_type) from exc
     body = ProxyResponseBody(
