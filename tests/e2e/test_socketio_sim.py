@@ -45,3 +45,27 @@ async def test_sim_streams_reach_socketio_clients(
             assert first["data"]["symbol"] == "BTC/USDT"
     finally:
         await client.close()
+
+
+async def test_an_installed_plugin_streams_over_socketio_end_to_end() -> None:
+    """The example plugin, found through its entry point, serves `example` over Socket.IO."""
+    settings = make_settings(exchanges={"example": {"options": {"interval": 0.05}}})
+    async with running_server(create_app(settings)) as url:
+        client = EventClient()
+        await client.connect(url, auth={"token": TOKEN})
+        try:
+            await client.emit(
+                "subscribe",
+                {"exchangeId": "example", "symbol": "BTC/USDT", "dataType": "ticker",
+                 "config": {"exchangeId": "example"}},
+            )
+            subscribed = await client.expect("subscribed")
+            update = await client.expect("data", timeout=5)
+            assert update["subscriptionId"] == subscribed["subscriptionId"]
+            assert update["exchange"] == "example" and update["data"]["symbol"] == "BTC/USDT"
+            await client.emit("subscribe", {"exchangeId": "example", "symbol": "BTC/USDT",
+                                            "dataType": "balance", "config": {"exchangeId": "example"}})
+            refused = await client.expect("subscription_error")
+            assert refused["dataType"] == "balance"
+        finally:
+            await client.close()
