@@ -26,7 +26,7 @@ from app.entrypoints.http.exception_handlers import (
     validation_error_handler,
 )
 from app.entrypoints.http.content_type import JsonContentTypeMiddleware
-from app.entrypoints.http.exchange import ERROR_TEXTS, ExchangeController
+from app.entrypoints.http.exchange import ERROR_TEXTS, ExchangeController, error_responses
 from app.entrypoints.http.health import health
 from app.entrypoints.http.streams import stream_stats
 from app.entrypoints.http.watch import WatchController
@@ -40,7 +40,12 @@ CORS_HEADERS = ["Content-Type", "Authorization", "X-Requested-With"]
 Lifespan = Callable[[Litestar], AbstractAsyncContextManager[None]]
 
 
-@get("/api/backends", tags=["introspection"], summary="Loaded exchange backends and plugin errors")
+@get(
+    "/api/backends",
+    tags=["introspection"],
+    summary="Loaded exchange backends and plugin errors",
+    responses=error_responses(),
+)
 async def list_backends(backend_catalog: NamedDependency[BackendRegistry]) -> dict[str, Any]:
     return {"success": True, "data": backend_catalog.describe()}
 

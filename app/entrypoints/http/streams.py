@@ -8,6 +8,7 @@ from litestar import get
 from litestar.di import NamedDependency
 
 from app.domain.streams import StreamHub
+from app.entrypoints.http.exchange import error_responses
 
 
 @get(
@@ -15,6 +16,7 @@ from app.domain.streams import StreamHub
     tags=["introspection"],
     summary="Live streams: upstream loops, subscriptions, connections",
     description="Counts only: no symbol lists per client, no instance keys, no credentials.",
+    responses=error_responses(),
 )
 async def stream_stats(stream_hub: NamedDependency[StreamHub]) -> dict[str, Any]:
     return {"success": True, "data": {**stream_hub.stats(), "loopsStarted": stream_hub.loops_started}}
