@@ -105,8 +105,9 @@ class InMemoryInstanceCache:
         for entry in entries:
             if entry.loading is not None:
                 entry.loading.cancel()
-                with suppress(BaseException):
-                    await entry.loading
+                # wait, not await: the load's own CancelledError is not ours to raise, and
+                # a cancellation of this shutdown must not be swallowed either.
+                await asyncio.wait({entry.loading})
             entry.evicted = True
             await self._close(entry)
         await self._drain_closing()

@@ -79,8 +79,9 @@ async def run_upstream(
     if previous is not None and not previous.done():
         # The previous loop of this stream is still un-watching: let it finish first, or its
         # un_watch would cancel the exchange subscription this loop is about to make.
-        with contextlib.suppress(BaseException):
-            await asyncio.wait_for(asyncio.shield(previous), UN_WATCH_TIMEOUT_SECONDS + 1)
+        # asyncio.wait neither raises the previous loop's own CancelledError nor swallows a
+        # cancellation of this loop (suppress(BaseException) or 3.11's wait_for could).
+        await asyncio.wait({previous}, timeout=UN_WATCH_TIMEOUT_SECONDS + 1)
     async with cache.hold(request.config) as gateway:
         await validate(gateway, request)
         sink.on_ready()
@@ -130,8 +131,8 @@ async def _loop(
 
 
 async def _un_watch(gateway: ExchangeGateway, request: StreamRequest) -> None:
-    with contextlib.suppress(Exception):
-        await asyncio.wait_for(
-            gateway.un_watch(request.data_type, request.symbol, request.timeframe),
-            UN_WATCH_TIMEOUT_SECONDS,
-        )
+    # asyncio.timeout, not wait_for: on Python 3.11 wait_for can lose a cancellation that
+    # arrives as the inner call completes, and a lost cancel leaves the loop running forever.
+    with contextlib.suppress(Exception):  # TimeoutError included; CancelledError is not
+        async with asyncio.timeout(UN_WATCH_TIMEOUT_SECONDS):
+            await gateway.un_watch(request.data_type, request.symbol, request.timeframe)
