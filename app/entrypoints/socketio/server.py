@@ -15,7 +15,7 @@ from app.domain.errors import DomainError
 from app.domain.streams import StreamHub, Subscriber, SubscriptionRejected, parse_subscription
 from app.domain.streams.requests import printable
 from app.entrypoints.socketio.auth import token_from, token_matches
-from app.observability import scrub_text
+from app.observability import remember_secrets, scrub_text
 from app.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -146,6 +146,9 @@ class _Handlers:
         except SubscriptionRejected as exc:
             await self._refuse(sid, exc.details, echo)
             return
+        # Per event task (and inherited by the stream's loop): logs and errors drop them.
+        credentials = request.config.credentials
+        remember_secrets(credentials.api_key, credentials.secret, credentials.password)
         subscription_id = f"{sid}:{request.exchange_id}:{request.symbol}:{request.data_type}"
         if echo["timeframe"]:
             subscription_id += f":{echo['timeframe']}"
