@@ -87,12 +87,12 @@ class BackendRegistry:
             chosen = exchange_settings.backend
             if chosen is None:
                 continue
-            backend = self._backends.get(chosen)
-            if backend is None:
+            configured = self._backends.get(chosen)
+            if configured is None:
                 log.warning("backend_for_exchange_missing", exchange=exchange_id, backend=chosen)
                 routes.pop(exchange_id, None)
                 continue
-            routes[exchange_id] = backend
+            routes[exchange_id] = configured
         return routes
 
     def is_known(self, exchange_id: str) -> bool:
