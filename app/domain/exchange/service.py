@@ -6,10 +6,11 @@ from collections.abc import Callable
 from typing import Any
 
 from app.domain.config import ExchangeConfig, parse_exchange_config
-from app.domain.errors import BadInput, CredentialsRequired
-from app.domain.exchange.requests import (
-    optional_int,
-    optional_params,
+from app.domain.validation import (
+    check_params,
+    optional_limit,
+    optional_since,
+    require_credentials,
     require_symbol,
     timeframe_or_default,
 )
@@ -38,24 +39,24 @@ class ExchangeService:
 
     async def fetch_ticker(self, raw_config: Any, symbol: Any, params: Any = None) -> Json:
         symbol = require_symbol(symbol)
-        params = optional_params(params)
+        params = check_params(params)
         return await (await self._gateway(raw_config)).fetch_ticker(symbol, params)
 
     async def fetch_order_book(
         self, raw_config: Any, symbol: Any, limit: Any = None, params: Any = None
     ) -> Json:
         symbol = require_symbol(symbol)
-        limit = optional_int(limit, "limit", minimum=1)
-        params = optional_params(params)
+        limit = optional_limit(limit)
+        params = check_params(params)
         return await (await self._gateway(raw_config)).fetch_order_book(symbol, limit, params)
 
     async def fetch_trades(
         self, raw_config: Any, symbol: Any, since: Any = None, limit: Any = None, params: Any = None
     ) -> list[Json]:
         symbol = require_symbol(symbol)
-        since = optional_int(since, "since", minimum=0)
-        limit = optional_int(limit, "limit", minimum=1)
-        params = optional_params(params)
+        since = optional_since(since)
+        limit = optional_limit(limit)
+        params = check_params(params)
         gateway = await self._gateway(raw_config)
         return await gateway.fetch_trades(symbol, since, limit, params)
 
@@ -70,16 +71,16 @@ class ExchangeService:
     ) -> list[list[float]]:
         symbol = require_symbol(symbol)
         timeframe = timeframe_or_default(timeframe)
-        since = optional_int(since, "since", minimum=0)
-        limit = optional_int(limit, "limit", minimum=1)
-        params = optional_params(params)
+        since = optional_since(since)
+        limit = optional_limit(limit)
+        params = check_params(params)
         gateway = await self._gateway(raw_config)
         return await gateway.fetch_ohlcv(symbol, timeframe, since, limit, params)
 
     async def fetch_balance(self, raw_config: Any, params: Any = None) -> Json:
         config = self.parse_config(raw_config)
         require_credentials(config, "API credentials required for balance")
-        params = optional_params(params)
+        params = check_params(params, sets=frozenset())
         return await (await self._cache.get(config)).fetch_balance(params)
 
     async def capabilities(self, raw_config: Any) -> dict[str, Any]:
@@ -92,17 +93,3 @@ class ExchangeService:
             "fees": caps.fees,
         }
 
-
-def require_credentials(config: ExchangeConfig, message: str) -> None:
-    creds = config.credentials
-    if not (creds.api_key and creds.secret):
-        raise CredentialsRequired(message, headline=message)
-
-
-def require_pro(config: ExchangeConfig) -> None:
-    """watch* endpoints need a streaming-capable instance: ccxtType "pro"."""
-    if config.ccxt_type != "pro":
-        raise BadInput(
-            'config.ccxtType must be "pro" for watch endpoints',
-            headline="WebSocket requires CCXT Pro",
-        )

@@ -12,7 +12,13 @@ from typing import Any, Protocol
 
 import structlog
 
-from app.domain.errors import DomainError, ExchangeTimeout
+from app.domain.errors import (
+    DomainError,
+    ServerShuttingDown,
+    StreamEnded,
+    StreamInterrupted,
+    WatchTimeout,
+)
 from app.domain.streams.backoff import Backoff
 from app.domain.streams.model import (
     StreamKey,
@@ -177,9 +183,13 @@ class StreamHub:
             request: the stream to read.
             timeout: seconds; default ``settings.rest_watch_timeout_seconds``.
 
+        A timeout cancels only this reader's own future: the upstream read is a separate task
+        (shared with every subscriber) and ``_acquire`` waits on a shield.
+
         Raises:
-            ExchangeTimeout: nothing arrived within ``timeout`` seconds.
-            DomainError: validation failed, or the upstream failed while waiting.
+            WatchTimeout: nothing arrived within ``timeout`` seconds.
+            DomainError: validation failed, or the upstream failed while waiting (each a
+                specific class: StreamStalled, StreamInterrupted, RateLimited, ...).
         """
         if timeout is None:
             timeout = self._settings.rest_watch_timeout_seconds
@@ -194,7 +204,7 @@ class StreamHub:
                     stream.waiters.discard(waiter)
                     self._maybe_stop(stream)
         except TimeoutError:
-            raise ExchangeTimeout(f"No update within {timeout:g}s") from None
+            raise WatchTimeout(f"No update within {timeout:g}s") from None
 
     # -- introspection and shutdown -------------------------------------------------------
 
@@ -222,7 +232,7 @@ class StreamHub:
         for stream in streams:
             for waiter in stream.waiters:
                 if not waiter.done():
-                    waiter.set_exception(ExchangeTimeout("Server shutting down"))
+                    waiter.set_exception(ServerShuttingDown("Server shutting down"))
             stream.subscribers.clear()
             stream.waiters.clear()
             stream.pending = 0
@@ -253,7 +263,9 @@ class StreamHub:
             raise
         stream.pending -= 1
         if stream.closed:
-            raise SubscriptionRejected(stream.end_message or "Stream ended")
+            if stream.end_message is None:  # stopped, not ended by an error
+                raise StreamEnded("Stream ended")
+            raise SubscriptionRejected(stream.end_message)
         return stream
 
     def _start(self, key: StreamKey, request: StreamRequest) -> _Stream:
@@ -320,7 +332,8 @@ class StreamHub:
     def _fail(self, stream: _Stream, message: str, error: BaseException) -> None:
         if stream.subscribers:
             self._publisher.publish_error(message, stream.targets)
-        failure = error if isinstance(error, DomainError) else DomainError(message)
+        # A waiter is told the specific cause; an error we do not classify is the upstream's.
+        failure = error if isinstance(error, DomainError) else StreamInterrupted(message)
         for waiter in stream.waiters:
             if not waiter.done():
                 waiter.set_exception(failure)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from app.domain.errors import StreamStalled
+
 DEFAULT_WATCHDOG_SECONDS = 60.0
 
 
@@ -13,9 +15,12 @@ def watchdog_seconds(limits: Mapping[str, float], data_type: str) -> float | Non
     return seconds if seconds and seconds > 0 else None
 
 
-class SilentStream(Exception):
-    """Raised inside the upstream loop when the watchdog fires."""
+class SilentStream(StreamStalled):
+    """Raised inside the upstream loop when the watchdog fires (a REST watch answers 504)."""
 
     def __init__(self, seconds: float) -> None:
-        super().__init__(f"No data from the exchange for {seconds:g}s; restarting the stream")
+        super().__init__(
+            f"No data from the exchange for {seconds:g}s; restarting the stream",
+            error_type=StreamStalled.__name__,
+        )
         self.seconds = seconds

@@ -81,7 +81,9 @@ def create_http_app(
             description=(
                 "CCXT behind one authenticated endpoint. Every path except /health and the "
                 "docs needs `Authorization: Bearer <token>`. Errors are "
-                "`{error, details, errorType}` with a fixed `error` text per endpoint."
+                "`{error, details, errorType}` with a fixed `error` text per endpoint. "
+                "The whole contract (status table, Socket.IO protocol) is `docs/api.md` in the "
+                "repository."
             ),
             path=DOCS_PATH,
             render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin(path="/swagger")],

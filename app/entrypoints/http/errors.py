@@ -11,9 +11,8 @@ from app.observability import scrub_text
 # Most specific first: the first isinstance match wins.
 STATUS_BY_ERROR: tuple[tuple[type[domain.DomainError], int], ...] = (
     (domain.ProxyTimeout, 408),
-    (domain.ProxyResponseTooLarge, 502),
-    # The contract answers 500 "Proxy request failed" for other proxy failures.
-    (domain.ProxyFailed, 500),
+    # An unreachable upstream (DNS, refused, reset) is not our bug: 502, text kept.
+    (domain.ProxyFailed, 502),
     (domain.BadInput, 400),
     (domain.NotSupported, 501),
     # Not 401/403: those mean "your bearer token" to a client; this is the exchange's refusal.

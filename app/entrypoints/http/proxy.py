@@ -73,8 +73,9 @@ PROXY_ERRORS: dict[int, ResponseSpec] = {
         401: "Access token required",
         403: "Invalid token",
         408: "Request timeout: the whole exchange overran the timeout",
-        500: "Proxy request failed: DNS, connection or protocol failure, too many redirects",
-        502: "Proxy request failed: the upstream body exceeds the size limit",
+        500: "Internal server error (our own bug)",
+        502: "Proxy request failed: the upstream does not resolve, refuses or resets the "
+        "connection, breaks the protocol, redirects too often, or its body exceeds the limit",
     }.items()
 }
 

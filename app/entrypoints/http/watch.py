@@ -12,8 +12,15 @@ from litestar.params import JSONBody
 
 from app.domain.config import ExchangeConfig
 from app.domain.exchange import ExchangeService
-from app.domain.exchange.requests import optional_int, require_symbol, timeframe_or_default
-from app.domain.exchange.service import require_credentials, require_pro
+from app.domain.validation import (
+    check_params,
+    optional_limit,
+    optional_since,
+    require_credentials,
+    require_pro,
+    require_symbol,
+    timeframe_or_default,
+)
 from app.domain.streams import StreamHub, StreamRequest, SubscriptionRejected
 from app.entrypoints.http.errors import ApiError, endpoint_errors
 from app.entrypoints.http.exchange import ERROR_TEXTS, config_mapping, error_responses
@@ -66,6 +73,7 @@ class WatchController(Controller):
         with watch_errors("/api/exchange/watchTicker", "ticker"):
             config = _pro_config(exchange_service, data.config)
             symbol = require_symbol(data.symbol)
+            check_params(data.params)
             result = await stream_hub.next_update(StreamRequest(config, "ticker", symbol))
         return DataResponse(success=True, data=result)
 
@@ -80,7 +88,8 @@ class WatchController(Controller):
         with watch_errors("/api/exchange/watchOrderBook", "orderbook"):
             config = _pro_config(exchange_service, data.config)
             symbol = require_symbol(data.symbol)
-            limit = optional_int(data.limit, "limit", minimum=1)
+            check_params(data.params)
+            limit = optional_limit(data.limit)
             book = await stream_hub.next_update(StreamRequest(config, "orderbook", symbol))
         if limit is not None and isinstance(book, dict):
             # The stream is shared, so its depth is the exchange's; the limit cuts the answer.
@@ -100,8 +109,9 @@ class WatchController(Controller):
         with watch_errors("/api/exchange/watchTrades", "trades"):
             config = _pro_config(exchange_service, data.config)
             symbol = require_symbol(data.symbol)
-            since = optional_int(data.since, "since", minimum=0)
-            limit = optional_int(data.limit, "limit", minimum=1)
+            check_params(data.params)
+            since = optional_since(data.since)
+            limit = optional_limit(data.limit)
             trades = await stream_hub.next_update(StreamRequest(config, "trades", symbol))
         if isinstance(trades, list):
             if since is not None:
@@ -121,8 +131,9 @@ class WatchController(Controller):
         with watch_errors("/api/exchange/watchOHLCV", "ohlcv"):
             config = _pro_config(exchange_service, data.config)
             symbol = require_symbol(data.symbol)
+            check_params(data.params)
             timeframe = timeframe_or_default(data.timeframe)
-            limit = optional_int(data.limit, "limit", minimum=1)
+            limit = optional_limit(data.limit)
             candles = await stream_hub.next_update(
                 StreamRequest(config, "ohlcv", symbol, timeframe)
             )
@@ -141,6 +152,7 @@ class WatchController(Controller):
         with watch_errors("/api/exchange/watchBalance", "balance"):
             config = _pro_config(exchange_service, data.config)
             require_credentials(config, BALANCE_CREDENTIALS)
+            check_params(data.params, sets=frozenset())
             result = await stream_hub.next_update(StreamRequest(config, "balance", ""))
         return DataResponse(success=True, data=result)
 
