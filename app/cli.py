@@ -58,7 +58,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         warning = check_token_policy(settings)
     except (SettingsError, StartupRefused) as exc:
-        print(f"profitmaker-server: {exc}", file=sys.stderr)
+        # Logging is not configured yet: the operator reads this line on stderr.
+        print(f"profitmaker-server: {exc}", file=sys.stderr)  # noqa: T201
         return 2
     configure_logging(settings.log_level, settings.log_format)
     log = structlog.get_logger("app.cli")

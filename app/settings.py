@@ -134,9 +134,7 @@ def load_settings(
         if raw is None or raw == "":
             continue
         data[field] = _coerce_env(name, raw, kind)
-    for key, value in (overrides or {}).items():
-        if value is not None:
-            data[key] = value
+    data.update({key: value for key, value in (overrides or {}).items() if value is not None})
     try:
         return msgspec.convert(data, Settings, strict=False)
     except msgspec.ValidationError as exc:

@@ -178,10 +178,11 @@ async def run_case(clients: int, seconds: float, warmup: float) -> dict[str, Any
         if clients % CLIENTS_PER_NODE:
             per_node.append(clients % CLIENTS_PER_NODE)
         for n in per_node:
-            nodes.append(await asyncio.create_subprocess_exec(
+            node = await asyncio.create_subprocess_exec(
                 "node", str(ROOT / "bench" / "load.mjs"), env={**env, "CLIENTS": str(n)},
                 stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-            ))
+            )
+            nodes.append(node)
         for node in nodes:
             assert node.stdout is not None
             line = await asyncio.wait_for(node.stdout.readline(), 90)

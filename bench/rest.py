@@ -26,14 +26,14 @@ from typing import Any
 if __package__ in (None, ""):  # run as `python bench/rest.py`
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.rest_loadgen import (  # noqa: E402
+from bench.rest_loadgen import (
     Connection,
     LoadResult,
     build_request,
     open_connections,
     run_load,
 )
-from bench.rest_procs import (  # noqa: E402
+from bench.rest_procs import (
     HOST,
     EmulatorProcess,
     ServerProcess,
@@ -41,7 +41,7 @@ from bench.rest_procs import (  # noqa: E402
     memory_kib,
     server_config,
 )
-from bench.rest_report import machine_header, table  # noqa: E402
+from bench.rest_report import machine_header, table
 
 SYMBOL = "BTC/USDT"
 EMULATOR_TICKER_PATH = "/api.binance.com/api/v3/ticker/24hr?symbol=BTCUSDT"
@@ -199,10 +199,10 @@ async def section_latency(plan: Plan, emulator: EmulatorProcess, overrides: dict
             f"1a. Sequential latency (concurrency 1, {plan.sequential:,} requests after "
             f"{plan.warmup} warm-up, {plan.rounds} alternating rounds), ms",
             ["target", "n", "p50", "p90", "p99", "p99.9", "mean", "req/s"], rows,
-            [f"server p50 - direct p50 = {added:.3f} ms added by the server "
-             f"(target <= {TARGET_ADDED_P50_MS} ms: {verdict}); p99 difference {added_p99:.3f} ms",
-             f"first call (markets load): server fetchTicker {first_server * 1000:.0f} ms, "
-             f"direct load_markets {first_direct * 1000:.0f} ms (the server imports ccxt at start)"],
+            [(f"server p50 - direct p50 = {added:.3f} ms added by the server "
+             f"(target <= {TARGET_ADDED_P50_MS} ms: {verdict}); p99 difference {added_p99:.3f} ms"),
+             (f"first call (markets load): server fetchTicker {first_server * 1000:.0f} ms, "
+             f"direct load_markets {first_direct * 1000:.0f} ms (the server imports ccxt at start)")],
         ))
 
         # (b) throughput at a few concurrency levels.
@@ -221,8 +221,8 @@ async def section_latency(plan: Plan, emulator: EmulatorProcess, overrides: dict
             f"{plan.load_seconds:g} s per row; one keep-alive connection or worker per level)",
             ["target", "conc", "done", "err", "s", "req/s", "p50 ms", "p99 ms",
              "srv CPU us/req", "emu CPU us/req", "bench CPU us/req"], rows,
-            ["CPU columns: user+sys CPU of each process during the row / requests done "
-             "(10 ms tick resolution); all three processes share the machine's cores."],
+            [("CPU columns: user+sys CPU of each process during the row / requests done "
+             "(10 ms tick resolution); all three processes share the machine's cores.")],
         ))
     finally:
         await exchange.close()
@@ -256,7 +256,9 @@ async def section_cold(plan: Plan, emulator: EmulatorProcess, overrides: dict[st
             conns = await open_connections(HOST, server.port, n)  # connected before t0
             began = time.perf_counter()
 
-            async def one(conn: Connection) -> tuple[int, float]:
+            async def one(
+                conn: Connection, req: bytes = req, began: float = began
+            ) -> tuple[int, float]:
                 status, _ = await conn.request(req)
                 return status, time.perf_counter() - began
 
@@ -297,10 +299,10 @@ async def section_cold(plan: Plan, emulator: EmulatorProcess, overrides: dict[st
         f"2. Cold start: {n} simultaneous fetchTicker for binance on a fresh server",
         ["run", "clients", "200s", "spot info", "fapi info", "dapi info", "loads",
          "tickers", "first ms", "median ms", "last ms", "ready ms"], rows,
-        [f"loads = max exchangeInfo requests per section (one load_markets = one each of "
-         f"spot/fapi/dapi); target 1: {'MET' if worst == 1 else 'MISSED'} (worst {worst})",
-         "times from the moment all requests were sent (connections opened before); "
-         "'ready' = process start to first GET /health 200"],
+        [(f"loads = max exchangeInfo requests per section (one load_markets = one each of "
+         f"spot/fapi/dapi); target 1: {'MET' if worst == 1 else 'MISSED'} (worst {worst})"),
+         ("times from the moment all requests were sent (connections opened before); "
+         "'ready' = process start to first GET /health 200")],
     )]
 
 
@@ -359,10 +361,10 @@ async def section_memory(plan: Plan, emulator: EmulatorProcess, config_text: str
     return [table(
         "3. Server memory with cached credentialed binance instances (POST /api/exchange/instance)",
         ["state", "cred. inst.", "VmRSS MiB", "VmHWM MiB", "loads", "create ms/inst"], rows,
-        [f"per additional instance (RSS{hi} - RSS{lo}) / {hi - lo} = {per * 1024:.0f} KiB "
-         f"= {per:.3f} MiB (target < {TARGET_MIB_PER_INSTANCE} MiB: {verdict})",
-         f"(RSS{hi} - RSS{mid}) / {hi - mid} = {per_mid:.0f} KiB: the first instances fit in "
-         "memory the allocator kept from the markets load, so RSS grows late",
+        [(f"per additional instance (RSS{hi} - RSS{lo}) / {hi - lo} = {per * 1024:.0f} KiB "
+         f"= {per:.3f} MiB (target < {TARGET_MIB_PER_INSTANCE} MiB: {verdict})"),
+         (f"(RSS{hi} - RSS{mid}) / {hi - mid} = {per_mid:.0f} KiB: the first instances fit in "
+         "memory the allocator kept from the markets load, so RSS grows late"),
          "loads = exchangeInfo requests per section so far (1 = markets loaded once and shared)"],
     )]
 

@@ -7,6 +7,7 @@ calls) with the same loop, bounded by a request count and a wall-clock budget.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -71,10 +72,8 @@ class Connection:
 
     async def close(self) -> None:
         self._writer.close()
-        try:
+        with contextlib.suppress(ConnectionError, OSError):
             await self._writer.wait_closed()
-        except (ConnectionError, OSError):
-            pass
 
 
 async def open_connections(host: str, port: int, count: int) -> list[Connection]:
@@ -135,7 +134,7 @@ async def run_load(calls: Sequence[Call], *, max_requests: int, max_seconds: flo
             except (OSError, asyncio.IncompleteReadError, RuntimeError) as exc:
                 errors += 1
                 raise RuntimeError(f"load call failed: {exc!r}") from exc
-            except Exception:  # e.g. a ccxt error in a direct run: count it, keep going
+            except Exception:  # noqa: BLE001 - e.g. a ccxt error in a direct run: count it, keep going
                 ok = False
             latencies.append(clock() - started)
             if not ok:

@@ -7,6 +7,7 @@ and stopped by pid in ``stop()``; callers stop them in ``finally``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ctypes
 import json
 import os
@@ -31,10 +32,8 @@ def free_port() -> int:
 
 
 def _die_with_parent() -> None:
-    try:
+    with contextlib.suppress(OSError):
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except OSError:
-        pass
 
 
 # -- TOML ---------------------------------------------------------------------------------
@@ -120,7 +119,7 @@ class _Child:
         proc.send_signal(signal.SIGTERM)
         try:
             await asyncio.wait_for(proc.wait(), 10)
-        except (asyncio.TimeoutError, asyncio.CancelledError):
+        except (TimeoutError, asyncio.CancelledError):
             proc.kill()
             await asyncio.wait_for(proc.wait(), 5)
 
@@ -201,7 +200,7 @@ class ServerProcess(_Child):
                 writer.close()
                 if head.startswith(b"HTTP/1.1 200"):
                     return time.perf_counter() - began
-            except (OSError, asyncio.IncompleteReadError, asyncio.TimeoutError):
+            except (TimeoutError, OSError, asyncio.IncompleteReadError):
                 pass
             if time.perf_counter() - began > ready_timeout:
                 raise RuntimeError(f"server not ready in {ready_timeout} s; log: {self.log_tail()}")

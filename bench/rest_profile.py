@@ -25,9 +25,10 @@ from typing import Any
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.rest_loadgen import build_request, open_connections, run_load  # noqa: E402
-from bench.rest_procs import HOST, EmulatorProcess, free_port  # noqa: E402
-from bench.rest_report import table  # noqa: E402
+from app.testing.waiting import eventually
+from bench.rest_loadgen import build_request, open_connections, run_load
+from bench.rest_procs import HOST, EmulatorProcess, free_port
+from bench.rest_report import table
 
 PACKAGES = ("ccxt", "aiohttp", "yarl", "multidict", "litestar", "structlog", "uvicorn",
             "httptools", "msgspec", "socketio", "engineio", "uvloop", "logging", "json", "re",
@@ -70,8 +71,7 @@ async def profile(args: argparse.Namespace) -> str:
                                 log_config=None, access_log=False, timeout_graceful_shutdown=2)
         server = uvicorn.Server(config)
         task = asyncio.create_task(server.serve())
-        while not server.started:
-            await asyncio.sleep(0.02)
+        await eventually(lambda: server.started, timeout=30, message="uvicorn started")
         req = build_request("POST", HOST, port, "/api/exchange/fetchTicker",
                             {"config": {"exchangeId": "binance"}, "symbol": "BTC/USDT"},
                             {"Authorization": f"Bearer {token}"})
@@ -104,8 +104,8 @@ async def profile(args: argparse.Namespace) -> str:
     n = result.completed
     rows = [[pkg, t * 1e6 / n, 100 * t / total] for pkg, t in
             sorted(by_pkg.items(), key=lambda kv: -kv[1])[:18]]
-    out = [f"# {n:,} {args.path} requests, concurrency {args.concurrency}, {wall:.2f} s "
-           f"({n / wall:,.0f} req/s under the profiler), log_level {args.log_level}"]
+    out = [(f"# {n:,} {args.path} requests, concurrency {args.concurrency}, {wall:.2f} s "
+           f"({n / wall:,.0f} req/s under the profiler), log_level {args.log_level}")]
     out.append(table(
         f"garbage collector during {args.requests:,} unprofiled requests (same process)",
         ["generation", "collections", "total ms", "max ms"],
@@ -162,7 +162,7 @@ async def gc_pauses_during(work: Any) -> dict[int, list[float]]:
     finally:
         gc.callbacks.remove(callback)
     after = [g["collections"] for g in gc.get_stats()]
-    print(f"# gc collections during the run {[a - b for a, b in zip(after, before)]}, "
+    print(f"# gc collections during the run {[a - b for a, b in zip(after, before, strict=False)]}, "
           f"thresholds {gc.get_threshold()}", file=sys.stderr)
     return pauses
 

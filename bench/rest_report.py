@@ -18,7 +18,7 @@ def table(title: str, headers: Sequence[str], rows: Sequence[Sequence[Any]],
 
     def line(row: Sequence[str]) -> str:
         return "  ".join(
-            c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths))
+            c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths, strict=False))
         ).rstrip()
 
     out = [f"\n== {title}", line(cells[0]), "  ".join("-" * w for w in widths)]

@@ -63,7 +63,7 @@ class BackendRegistry:
             try:
                 factory = point.load()
                 backend = factory(settings)
-            except Exception as exc:  # a broken plugin must not stop the server
+            except Exception as exc:  # noqa: BLE001 - a broken plugin must not stop the server
                 failures.append(PluginFailure(point.name, f"{type(exc).__name__}: {exc}"))
                 log.warning(
                     "backend_plugin_failed",
@@ -131,7 +131,7 @@ class BackendRegistry:
         for backend in self._backends.values():
             try:
                 await backend.aclose()
-            except Exception as exc:  # shutdown goes on for the others
+            except Exception as exc:  # noqa: BLE001 - shutdown goes on for the others
                 log.warning("backend_close_failed", backend=backend.name, error=str(exc))
 
 

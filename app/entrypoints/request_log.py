@@ -6,6 +6,7 @@ import time
 import uuid
 
 import structlog
+from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 log = structlog.get_logger("app.http")
@@ -21,7 +22,7 @@ class RequestLogMiddleware:
         self._skip = skip_prefixes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope.get("path", "").startswith(self._skip):
+        if scope["type"] != ScopeType.HTTP or scope.get("path", "").startswith(self._skip):
             await self._app(scope, receive, send)
             return
         request_id = _incoming_request_id(scope) or uuid.uuid4().hex

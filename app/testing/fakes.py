@@ -434,7 +434,7 @@ class FakeExchangeGateway:
         else:
             first = -(-since // TRADE_INTERVAL_MS) * TRADE_INTERVAL_MS  # ceil to the grid
         price = _base_price(symbol)
-        trades = []
+        trades: list[Json] = []
         for i in range(count):
             ts = first + i * TRADE_INTERVAL_MS
             if ts > NOW_MS:

@@ -35,8 +35,10 @@ async def test_no_log_line_or_error_body_contains_a_credential(log_stream: io.St
     config = {"exchangeId": "fake", "apiKey": API_KEY, "secret": SECRET, "password": PASSWORD}
     headers = {"Authorization": f"Bearer {TOKEN}"}
     bodies: list[str] = []
-    async with running_server(application) as base_url:
-        async with httpx.AsyncClient(base_url=base_url, headers=headers) as client:
+    async with (
+        running_server(application) as base_url,
+        httpx.AsyncClient(base_url=base_url, headers=headers) as client,
+    ):
             for path, body in [
                 ("instance", config),
                 ("fetchBalance", {"config": config}),

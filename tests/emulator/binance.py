@@ -14,7 +14,7 @@ import hmac
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Self
 
 from aiohttp import web
 
@@ -90,7 +90,7 @@ class BinanceEmulator:
             await self._runner.cleanup()
             self._runner = None
 
-    async def __aenter__(self) -> BinanceEmulator:
+    async def __aenter__(self) -> Self:
         await self.start()
         return self
 
@@ -226,7 +226,7 @@ class BinanceEmulator:
 
 
 def _split_host(path: str) -> tuple[str, str]:
-    first, sep, rest = path.lstrip("/").partition("/")
+    first, _sep, rest = path.lstrip("/").partition("/")
     if "." in first:
         return first, "/" + rest
     return "", path

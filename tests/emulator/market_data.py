@@ -161,10 +161,7 @@ def depth(base: str, limit: int | None, now: int) -> dict[str, Any]:
 
 def _window(step: int, start: int | None, end: int | None, limit: int, now: int) -> range:
     last = min(end if end is not None else now, now) // step * step
-    if start is None:
-        first = max(0, last - (limit - 1) * step)
-    else:
-        first = -(-start // step) * step
+    first = max(0, last - (limit - 1) * step) if start is None else -(-start // step) * step
     stop = min(last, first + (limit - 1) * step)
     return range(first, stop + 1, step) if stop >= first else range(0)
 

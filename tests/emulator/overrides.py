@@ -66,9 +66,8 @@ def non_local_urls(exchange: Any) -> list[str]:
         elif isinstance(node, list):
             for value in node:
                 walk(value)
-        elif isinstance(node, str) and "://" in node:
-            if urlsplit(node).hostname != LOCAL_HOST:
-                found.append(node)
+        elif isinstance(node, str) and "://" in node and urlsplit(node).hostname != LOCAL_HOST:
+            found.append(node)
 
     walk(exchange.urls)
     return found

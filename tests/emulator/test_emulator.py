@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import AsyncIterator
 
 import ccxt
@@ -79,7 +80,7 @@ async def test_klines_honour_start_end_and_limit(exchange: ccxt_async.binance) -
     rows = await exchange.fetch_ohlcv("ETH/USDT", "1m", since=since, limit=7)
     assert len(rows) == 7
     assert rows[0][0] >= since and rows[0][0] - since < 60_000
-    assert [b[0] - a[0] for a, b in zip(rows, rows[1:])] == [60_000] * 6
+    assert [b[0] - a[0] for a, b in itertools.pairwise(rows)] == [60_000] * 6
     assert rows == await exchange.fetch_ohlcv("ETH/USDT", "1m", since=since, limit=7)
 
 

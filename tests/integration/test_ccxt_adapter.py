@@ -53,7 +53,7 @@ async def test_pro_without_a_pro_class_is_not_supported() -> None:
     import ccxt.async_support
     import ccxt.pro
 
-    missing = sorted(set(ccxt.async_support.exchanges) - set(ccxt.pro.exchanges))[0]
+    missing = min(set(ccxt.async_support.exchanges) - set(ccxt.pro.exchanges))
     with pytest.raises(domain.NotSupported, match="no CCXT Pro implementation"):
         CcxtBackend(Settings()).create(ExchangeConfig(missing, ccxt_type="pro"))
 

@@ -134,8 +134,8 @@ async def test_order_book_after_a_reconnect_is_a_full_book_in_step_with_the_exch
     assert len(book["bids"]) == len(book["asks"]) == 1000
     assert book["bids"][0][0] < book["asks"][0][0]
     expected = ws.depth_levels_at("BTCUSDT", book["nonce"])
-    top_bids = {price: amount for price, amount in book["bids"][:5]}
-    top_asks = {price: amount for price, amount in book["asks"][:5]}
+    top_bids = dict(book["bids"][:5])
+    top_asks = dict(book["asks"][:5])
     assert top_bids == expected["bids"] and top_asks == expected["asks"]
 
 

@@ -6,8 +6,8 @@ import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
-import pytest
 import httpx
+import pytest
 
 from app.adapters.ccxt.backend import CcxtBackend
 from app.settings import ExchangeSettings

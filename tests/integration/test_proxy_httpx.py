@@ -19,7 +19,13 @@ import respx
 from app.adapters.http import HttpxOutboundHttp, PinnedNetworkBackend
 from app.adapters.http.httpx_client import _PINS
 from app.domain.errors import ProxyRefused, ProxyTimeout
-from app.domain.proxy import ProxyCall, ProxyFailed, ProxyPolicy, ProxyResponseTooLarge, ProxyService
+from app.domain.proxy import (
+    ProxyCall,
+    ProxyFailed,
+    ProxyPolicy,
+    ProxyResponseTooLarge,
+    ProxyService,
+)
 from app.ports.outbound_http import OutboundHttp, OutboundRequest
 from tests.unit.test_proxy_guard import PUBLIC_V4, PUBLIC_V6, StubResolver
 

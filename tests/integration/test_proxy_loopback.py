@@ -22,7 +22,13 @@ from dependency_injector import providers
 from app.adapters.dns import SystemResolver
 from app.adapters.http import HttpxOutboundHttp
 from app.domain.errors import ProxyRefused, ProxyTimeout
-from app.domain.proxy import ProxyCall, ProxyFailed, ProxyPolicy, ProxyResponseTooLarge, ProxyService
+from app.domain.proxy import (
+    ProxyCall,
+    ProxyFailed,
+    ProxyPolicy,
+    ProxyResponseTooLarge,
+    ProxyService,
+)
 from app.entrypoints.asgi import Application, create_app
 from app.settings import Settings
 from app.testing.fakes import FakeBackend
@@ -340,5 +346,5 @@ async def test_the_system_resolver_reads_numeric_hosts_and_reports_failures(monk
         raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
 
     monkeypatch.setattr(asyncio.get_running_loop(), "getaddrinfo", no_such_host)
-    with pytest.raises(ProxyFailed, match="Could not resolve host nowhere.test"):
+    with pytest.raises(ProxyFailed, match=r"Could not resolve host nowhere\.test"):
         await resolver.resolve("nowhere.test")

@@ -51,6 +51,8 @@ async def served_client(asgi_app: Any, **client_kwargs: Any) -> AsyncIterator[An
     """
     import httpx
 
-    async with running_server(asgi_app) as base_url:
-        async with httpx.AsyncClient(base_url=base_url, timeout=30, **client_kwargs) as client:
-            yield client
+    async with (
+        running_server(asgi_app) as base_url,
+        httpx.AsyncClient(base_url=base_url, timeout=30, **client_kwargs) as client,
+    ):
+        yield client

@@ -7,7 +7,13 @@ import asyncio
 import pytest
 
 from app.domain.config import Credentials, ExchangeConfig
-from app.domain.errors import BadSymbol, CredentialsRequired, NotSupported, RateLimited
+from app.domain.errors import (
+    BadSymbol,
+    CredentialsRequired,
+    ExchangeUnreachable,
+    NotSupported,
+    RateLimited,
+)
 from app.ports import ExchangeBackend, ExchangeGateway
 from app.testing.fakes import FakeBackend, FakeExchangeGateway
 
@@ -106,7 +112,7 @@ async def test_close_is_idempotent_and_fails_pending_watchers() -> None:
     await fake.close()
     await fake.close()
     assert fake.closed
-    with pytest.raises(Exception):
+    with pytest.raises(ExchangeUnreachable, match="connection closed"):
         await asyncio.wait_for(task, 1)
 
 

@@ -138,7 +138,7 @@ async def test_failed_market_load_is_retried_and_expires_soon() -> None:
         gateway.fail_next("load_markets", ExchangeUnavailable("down"), times=2)
         return gateway
 
-    cache._factory = create_failing  # noqa: SLF001 - swap the factory for this scenario
+    cache._factory = create_failing
     with pytest.raises(ExchangeUnavailable):
         await cache.get(config())
     clock.now += 31

@@ -54,7 +54,7 @@ async def test_same_seed_gives_the_same_past_trades() -> None:
     a = await first.fetch_trades("ETH/USDT", PAST, 500)
     b = await second.fetch_trades("ETH/USDT", PAST, 500)
     assert len(a) == 500 and a == b
-    assert [t["id"] for t in a] == sorted({t["id"] for t in a}, key=lambda i: int(i))
+    assert [t["id"] for t in a] == sorted({t["id"] for t in a}, key=int)
 
 
 async def test_a_different_seed_gives_a_different_history() -> None:
@@ -63,7 +63,7 @@ async def test_a_different_seed_gives_a_different_history() -> None:
     a = await first.fetch_ohlcv("BTC/USDT", "1h", PAST, 24)
     b = await second.fetch_ohlcv("BTC/USDT", "1h", PAST, 24)
     assert [r[0] for r in a] == [r[0] for r in b]
-    assert sum(1 for x, y in zip(a, b) if x[1:] != y[1:]) == 24
+    assert sum(1 for x, y in zip(a, b, strict=True) if x[1:] != y[1:]) == 24
 
 
 async def test_symbols_follow_different_paths_and_a_swap_tracks_its_spot_pair() -> None:
@@ -71,9 +71,9 @@ async def test_symbols_follow_different_paths_and_a_swap_tracks_its_spot_pair() 
     btc = await gateway.fetch_ohlcv("BTC/USDT", "1d", PAST, 10)
     eth = await gateway.fetch_ohlcv("ETH/USDT", "1d", PAST, 10)
     swap = await gateway.fetch_ohlcv("BTC/USDT:USDT", "1d", PAST, 10)
-    ratios = [e[4] / b[4] for b, e in zip(btc, eth)]
+    ratios = [e[4] / b[4] for b, e in zip(btc, eth, strict=True)]
     assert max(ratios) - min(ratios) > 1e-4  # not one path scaled
-    for spot_row, swap_row in zip(btc, swap):
+    for spot_row, swap_row in zip(btc, swap, strict=True):
         assert swap_row[4] == pytest.approx(spot_row[4] * 1.0003, abs=0.1)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 
 import pytest
@@ -33,7 +34,7 @@ async def test_each_watch_returns_the_next_tick_of_the_configured_rate(tick_hz: 
     for _ in range(20):
         stamps.append((await gateway.watch_ticker("BTC/USDT"))["timestamp"])
         assert clock.now_ms() == stamps[-1]
-    gaps = [b - a for a, b in zip(stamps, stamps[1:])]
+    gaps = [b - a for a, b in itertools.pairwise(stamps)]
     assert all(abs(gap - 1000 / tick_hz) <= 1 for gap in gaps), gaps
 
 
@@ -52,7 +53,7 @@ async def test_streams_keep_their_rate_on_the_wall_clock(data_type: str, tick_hz
         "ticker": lambda: gateway.watch_ticker("BTC/USDT"),
         "orderbook": lambda: gateway.watch_order_book("BTC/USDT", 10),
         "ohlcv": lambda: gateway.watch_ohlcv("BTC/USDT", "1m"),
-        "balance": lambda: gateway.watch_balance(),
+        "balance": gateway.watch_balance,
         "trades": lambda: gateway.watch_trades("BTC/USDT"),
     }[data_type]
     updates = 9 if tick_hz > 2 else 2
@@ -91,8 +92,8 @@ async def test_order_book_stays_sorted_and_uncrossed_over_many_updates() -> None
         book = await gateway.watch_order_book("BTC/USDT:USDT", 20)
         bids, asks = [p for p, _ in book["bids"]], [p for p, _ in book["asks"]]
         assert len(bids) == len(asks) == 20
-        assert all(a > b for a, b in zip(bids, bids[1:])), "bids not strictly descending"
-        assert all(a < b for a, b in zip(asks, asks[1:])), "asks not strictly ascending"
+        assert all(a > b for a, b in itertools.pairwise(bids)), "bids not strictly descending"
+        assert all(a < b for a, b in itertools.pairwise(asks)), "asks not strictly ascending"
         assert bids[0] < asks[0], "crossed book"
         assert all(size > 0 for _, size in book["bids"] + book["asks"])
         if previous is not None and previous != (book["bids"], book["asks"]):

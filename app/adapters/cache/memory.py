@@ -206,7 +206,7 @@ class InMemoryInstanceCache:
     async def _close(self, entry: _Entry) -> None:
         try:
             await entry.gateway.close()
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - one failing close must not stop the sweep
             log.warning("instance_close_failed", instance=entry.key, error=type(exc).__name__)
 
     async def _drain_closing(self) -> None:

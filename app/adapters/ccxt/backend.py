@@ -13,6 +13,7 @@ from app.domain.config import ExchangeConfig
 from app.domain.errors import NotSupported, UnknownExchange
 from app.settings import Settings
 
+
 def ccxt_module(name: str) -> ModuleType:
     """``ccxt.async_support`` or ``ccxt.pro``, imported on first use (~0.5 s, 100 MB).
 
@@ -53,13 +54,17 @@ class CcxtBackend:
             "timeout": self._settings.ccxt.timeout_ms,
         }
         credentials = config.credentials
-        for key, value in (
-            ("apiKey", credentials.api_key),
-            ("secret", credentials.secret),
-            ("password", credentials.password),
-        ):
-            if value:
-                params[key] = value
+        params.update(
+            {
+                key: value
+                for key, value in (
+                    ("apiKey", credentials.api_key),
+                    ("secret", credentials.secret),
+                    ("password", credentials.password),
+                )
+                if value
+            }
+        )
         if config.market_type == "futures":
             # Inside options: a top-level defaultType is ignored by ccxt.
             params["options"] = {"defaultType": "swap"}
@@ -84,7 +89,7 @@ class CcxtBackend:
                 raise NotSupported(f"{exchange_id} has no sandbox (testnet)")
             try:
                 exchange.set_sandbox_mode(True)
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - any failure means "no sandbox"
                 # Never fall back to the live exchange: a sandbox request must fail instead.
                 # No session is open yet (ccxt opens it on the first request): nothing to close.
                 raise NotSupported(

@@ -56,7 +56,7 @@ class CcxtGateway:
             return await method(*args)
         except DomainError:
             raise
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - map_error turns anything into a DomainError
             # from None: the ccxt exception's text may hold secrets; the mapped one does not.
             raise map_error(exc, self._secrets) from None
 
@@ -70,7 +70,7 @@ class CcxtGateway:
             try:
                 self._exchange.set_markets_from_exchange(share_from.exchange)
                 return
-            except Exception as exc:  # fall back to a load of our own
+            except Exception as exc:  # noqa: BLE001 - fall back to a load of our own
                 log.warning(
                     "share_markets_failed",
                     exchange=self.exchange_id,
@@ -189,7 +189,7 @@ class CcxtGateway:
             args = (symbol, timeframe or "1m")
         try:
             await method(*args)
-        except Exception as exc:  # the stream is gone either way; un-watching is best effort
+        except Exception as exc:  # noqa: BLE001 - the stream is gone either way; best effort
             log.warning(
                 "un_watch_failed",
                 exchange=self.exchange_id,
@@ -205,7 +205,7 @@ class CcxtGateway:
         self._closed = True
         try:
             await self._exchange.close()
-        except Exception as exc:  # closing must not fail shutdown
+        except Exception as exc:  # noqa: BLE001 - closing must not fail shutdown
             log.warning(
                 "exchange_close_failed",
                 exchange=self.exchange_id,

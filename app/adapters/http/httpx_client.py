@@ -14,6 +14,7 @@ import asyncio
 from collections.abc import Iterable, Mapping
 from contextvars import ContextVar
 from http.cookiejar import CookieJar, DefaultCookiePolicy
+from types import MappingProxyType
 from typing import Any
 
 import httpcore
@@ -23,7 +24,10 @@ from app.domain.errors import ProxyRefused, ProxyTimeout
 from app.domain.proxy.errors import ProxyFailed, ProxyResponseTooLarge
 from app.ports.outbound_http import OutboundRequest, OutboundResponse
 
-_PINS: ContextVar[Mapping[str, tuple[str, ...]]] = ContextVar("proxy_pins", default={})
+# An immutable empty default: a shared mutable one would leak pins between contexts (B039).
+_PINS: ContextVar[Mapping[str, tuple[str, ...]]] = ContextVar(
+    "proxy_pins", default=MappingProxyType({})
+)
 
 
 def _host_key(host: str) -> str:
@@ -163,10 +167,11 @@ def _too_large(cap: int) -> ProxyResponseTooLarge:
 
 
 def _describe(exc: httpx.HTTPError) -> str:
-    kind = {
+    kinds: dict[type[httpx.HTTPError], str] = {
         httpx.ConnectError: "Connection failed",
         httpx.RemoteProtocolError: "Upstream broke the HTTP protocol",
         httpx.DecodingError: "Could not decode the upstream body",
-    }.get(type(exc), "Upstream request failed")
+    }
+    kind = kinds.get(type(exc), "Upstream request failed")
     text = str(exc)
     return f"{kind}: {text}" if text else f"{kind} ({type(exc).__name__})"

@@ -23,7 +23,7 @@ def order_book(view: MarketView, seed: int, now: int, limit: int | None) -> Json
     trade = view.last_trade(now)
     tick = view.tick
     last = round(view.price(trade.price) / tick)  # in ticks
-    spread = 1 + key_int(seed, view.symbol, "spread", trade.timestamp, trade.index) % 3
+    spread = 1 + key_int(seed, view.symbol, "spread", trade.timestamp, trade.position) % 3
     best_bid, best_ask = (last - spread, last) if trade.buy else (last, last + spread)
     unit_size = view.path_daily_volume / 86_400 * 3  # about three seconds of volume per level
 

@@ -152,7 +152,7 @@ class MarketView:
         price = self.price(trade.price)
         amount = trade.amount * self.volume_factor
         return {
-            "id": str(trade.timestamp // 60_000 * 1000 + trade.index),
+            "id": str(trade.timestamp // 60_000 * 1000 + trade.position),
             "order": None,
             "info": {},
             "timestamp": trade.timestamp,

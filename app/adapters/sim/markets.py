@@ -32,16 +32,11 @@ FEES: dict[str, Any] = {
 }
 
 HAS: dict[str, Any] = {
-    **{name: True for name in ("loadMarkets", "fetchMarkets", "fetchTicker", "fetchOrderBook",
-                               "fetchTrades", "fetchOHLCV", "fetchBalance")},
+    **dict.fromkeys(("loadMarkets", "fetchMarkets", "fetchTicker", "fetchOrderBook", "fetchTrades", "fetchOHLCV", "fetchBalance"), True),
     **{f"{prefix}{kind}": True
        for prefix in ("watch", "unWatch")
        for kind in ("Ticker", "OrderBook", "Trades", "OHLCV", "Balance")},
-    **{name: False for name in ("createOrder", "cancelOrder", "editOrder", "fetchOrder",
-                                "fetchOrders", "fetchOpenOrders", "fetchMyTrades",
-                                "fetchTickers", "watchTickers", "fetchCurrencies",
-                                "fetchDeposits", "fetchWithdrawals", "withdraw",
-                                "fetchFundingRate", "fetchPositions")},
+    **dict.fromkeys(("createOrder", "cancelOrder", "editOrder", "fetchOrder", "fetchOrders", "fetchOpenOrders", "fetchMyTrades", "fetchTickers", "watchTickers", "fetchCurrencies", "fetchDeposits", "fetchWithdrawals", "withdraw", "fetchFundingRate", "fetchPositions"), False),
     "ws": True,
     "spot": True,
     "swap": True,

@@ -53,7 +53,7 @@ class Trade(NamedTuple):
     price: float
     amount: float
     buy: bool
-    index: int
+    position: int
     """Position inside its minute; with the minute it makes a stable trade id."""
 
 
@@ -186,7 +186,7 @@ class PricePath:
         weights = [-math.log(1.0 - rng.random() * 0.999) for _ in range(n)]
         total = sum(weights)
         first_buy = rng.random() < 0.5
-        trades = []
+        trades: list[Trade] = []
         for i in range(n):
             if i == 0 or prices[i] == prices[i - 1]:
                 buy = first_buy if i == 0 else trades[-1].buy

@@ -69,8 +69,9 @@ class StreamPacer:
             if delay <= 0:
                 return
             sleeper = asyncio.ensure_future(self._clock.sleep(delay / 1000))
+            waiters: set[asyncio.Future[Any]] = {sleeper, stop}
             try:
-                await asyncio.wait({sleeper, stop}, return_when=asyncio.FIRST_COMPLETED)
+                await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
             finally:
                 if not sleeper.done():
                     sleeper.cancel()

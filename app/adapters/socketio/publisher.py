@@ -22,7 +22,7 @@ from typing import Any
 
 import msgspec
 import structlog
-from engineio import packet as eio_packet  # type: ignore[import-untyped]
+from engineio import packet as eio_packet
 
 from app.domain.streams.coalesce import LATEST_WINS, merge, snapshot
 from app.domain.streams.model import StreamUpdate, Subscriber

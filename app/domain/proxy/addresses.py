@@ -111,7 +111,7 @@ def parse_ipv4_spelling(host: str) -> ipaddress.IPv4Address | None:
 
     Returns None when the text is not a valid IPv4 spelling.
     """
-    stripped = host[:-1] if host.endswith(".") else host
+    stripped = host.removesuffix(".")
     parts = stripped.split(".")
     if not 1 <= len(parts) <= 4 or any(not part for part in parts):
         return None

@@ -18,6 +18,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 from app import __version__
 from app.adapters.backends import BackendRegistry
 from app.entrypoints.http.auth import BearerAuthMiddleware
+from app.entrypoints.http.content_type import JsonContentTypeMiddleware
 from app.entrypoints.http.errors import ApiError
 from app.entrypoints.http.exception_handlers import (
     api_error_handler,
@@ -25,12 +26,11 @@ from app.entrypoints.http.exception_handlers import (
     internal_error_handler,
     validation_error_handler,
 )
-from app.entrypoints.http.content_type import JsonContentTypeMiddleware
 from app.entrypoints.http.exchange import ERROR_TEXTS, ExchangeController, error_responses
 from app.entrypoints.http.health import health
+from app.entrypoints.http.proxy import proxy_request
 from app.entrypoints.http.streams import stream_stats
 from app.entrypoints.http.watch import WatchController
-from app.entrypoints.http.proxy import proxy_request
 from app.settings import Settings
 
 DOCS_PATH = "/schema"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hmac
 
+from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Receive, Scope, Send
 
 from app.entrypoints.http.responses import send_json
@@ -18,7 +19,7 @@ class BearerAuthMiddleware:
         self._open_prefixes = open_prefixes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or self._is_open(scope):
+        if scope["type"] != ScopeType.HTTP or self._is_open(scope):
             await self._app(scope, receive, send)
             return
         presented = _bearer_token(scope)

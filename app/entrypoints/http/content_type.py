@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Receive, Scope, Send
 
 from app.entrypoints.http.responses import send_json
@@ -19,7 +20,7 @@ class JsonContentTypeMiddleware:
         self._error_texts = error_texts
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope.get("method") in _BODY_METHODS:
+        if scope["type"] == ScopeType.HTTP and scope.get("method") in _BODY_METHODS:
             content_type = _header(scope, b"content-type")
             if not _is_json(content_type):
                 path = scope.get("path", "")

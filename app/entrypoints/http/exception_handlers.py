@@ -64,9 +64,14 @@ def _readable(message: str) -> str:
 def _explain(exc: HTTPException) -> str:
     """A readable reason for a rejected body (Litestar's own text is for developers)."""
     extra = exc.extra
-    if isinstance(extra, list) and len(extra) == 1 and isinstance(extra[0], dict):
-        if extra[0].get("key") == "data" and extra[0].get("message") in ("'data'", None):
-            return "Request body is required (a JSON object)"
+    if (
+        isinstance(extra, list)
+        and len(extra) == 1
+        and isinstance(extra[0], dict)
+        and extra[0].get("key") == "data"
+        and extra[0].get("message") in ("'data'", None)
+    ):
+        return "Request body is required (a JSON object)"
     if isinstance(extra, list) and extra:
         parts = []
         for item in extra:

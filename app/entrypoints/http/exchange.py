@@ -7,29 +7,29 @@ from typing import Any
 import msgspec
 from litestar import Controller, post
 from litestar.di import NamedDependency
-from litestar.params import JSONBody
 from litestar.openapi.datastructures import ResponseSpec
+from litestar.params import JSONBody
 
 from app.domain.exchange import ExchangeService
-from app.observability import remember_secrets
 from app.entrypoints.http.errors import ApiError, endpoint_errors
 from app.entrypoints.http.schemas import (
+    BalanceResponse,
     CapabilitiesResponse,
     ConfigRequest,
     ErrorBody,
-    BalanceResponse,
     ExchangeConfigBody,
     InstanceRequest,
-    OHLCVResponse,
-    OrderBookResponse,
-    TickerResponse,
-    TradesResponse,
     InstanceResponse,
     OHLCVRequest,
+    OHLCVResponse,
     OrderBookRequest,
+    OrderBookResponse,
     SymbolRequest,
+    TickerResponse,
     TradesRequest,
+    TradesResponse,
 )
+from app.observability import remember_secrets
 
 # The fixed `error` text of each endpoint (contract section 2); also used for body errors.
 ERROR_TEXTS: dict[str, str] = {
@@ -79,7 +79,7 @@ def config_mapping(config: ExchangeConfigBody | InstanceRequest | None) -> dict[
 
 class ExchangeController(Controller):
     path = "/api/exchange"
-    tags = ["exchange"]
+    tags = ("exchange",)
 
     @post(
         "/instance",

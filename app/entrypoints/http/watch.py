@@ -48,7 +48,9 @@ def watch_errors(path: str, data_type: str) -> Iterator[None]:
         cause = exc.__cause__
         if isinstance(cause, SubscriptionRejected) and cause.error_type == "NotSupported":
             method = WATCH_METHODS[data_type]
-            raise ApiError(400, f"Exchange does not support {method}", exc.details, "NotSupported")
+            raise ApiError(
+                400, f"Exchange does not support {method}", exc.details, "NotSupported"
+            ) from cause
         raise
 
 
@@ -60,7 +62,7 @@ def _pro_config(service: ExchangeService, body: Any) -> ExchangeConfig:
 
 class WatchController(Controller):
     path = "/api/exchange"
-    tags = ["watch"]
+    tags = ("watch",)
 
     @post("/watchTicker", status_code=200, summary="Next ticker update (ccxtType pro)",
           responses=WATCH_ERRORS)

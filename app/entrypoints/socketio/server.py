@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import socketio  # type: ignore[import-untyped]
+import socketio
 import structlog
 
 from app.adapters.socketio.publisher import SocketIOPublisher

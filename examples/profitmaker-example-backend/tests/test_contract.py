@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
+from profitmaker_example_backend import ExampleBackend, ExampleGateway
 
 from app.domain.config import ExchangeConfig
 from app.settings import Settings
 from app.testing.contract import ExchangeGatewayContract
-from profitmaker_example_backend import ExampleBackend, ExampleGateway
 
 
 class TestExampleBackend(ExchangeGatewayContract):

@@ -80,7 +80,7 @@ class ExampleGateway:
     def _ticker(self, symbol: str, last: float, timestamp: int) -> Json:
         recorded = self._data(symbol)["ticker"]
         return {
-            **{k: None for k in ("vwap", "previousClose", "change", "percentage", "average")},
+            **dict.fromkeys(("vwap", "previousClose", "change", "percentage", "average")),
             **recorded,
             "symbol": symbol,
             "timestamp": timestamp,
