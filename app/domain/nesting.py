@@ -23,7 +23,7 @@ MAX_NESTING_DEPTH = 64
 _STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
 _OPEN, _CLOSE = b"[{", b"]}"
 _NOT_BRACKET = bytes(b for b in range(256) if b not in _OPEN + _CLOSE)
-_STEP = {b: 1 for b in _OPEN} | {b: -1 for b in _CLOSE}
+_STEP = dict.fromkeys(_OPEN, 1) | dict.fromkeys(_CLOSE, -1)
 
 
 def json_nesting_depth(raw: bytes | str) -> int:
@@ -39,7 +39,7 @@ def json_nesting_depth(raw: bytes | str) -> int:
     brackets = data.translate(None, _NOT_BRACKET)
     if not brackets:
         return 0
-    return max(0, max(accumulate(_STEP[b] for b in brackets)))
+    return max(0, *accumulate(_STEP[b] for b in brackets))
 
 
 def check_json_nesting(raw: bytes | str, limit: int = MAX_NESTING_DEPTH) -> None:

@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 
 from app.domain.config import Credentials, ExchangeConfig
-from app.domain.errors import BadInput, BadSymbol, CredentialsRequired, NestingTooDeep, ReservedParam
+from app.domain.errors import (
+    BadInput,
+    BadSymbol,
+    CredentialsRequired,
+    NestingTooDeep,
+    ReservedParam,
+)
 from app.domain.validation import (
     check_params,
     check_symbol_listed,

@@ -12,6 +12,7 @@ from litestar.params import JSONBody
 
 from app.domain.config import ExchangeConfig
 from app.domain.exchange import ExchangeService
+from app.domain.streams import StreamHub, StreamRequest, SubscriptionRejected
 from app.domain.validation import (
     check_params,
     optional_limit,
@@ -21,7 +22,6 @@ from app.domain.validation import (
     require_symbol,
     timeframe_or_default,
 )
-from app.domain.streams import StreamHub, StreamRequest, SubscriptionRejected
 from app.entrypoints.http.errors import ApiError, endpoint_errors
 from app.entrypoints.http.exchange import ERROR_TEXTS, config_mapping, error_responses
 from app.entrypoints.http.schemas import (
