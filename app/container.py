@@ -16,7 +16,7 @@ from app.adapters.http import HttpxOutboundHttp
 from app.adapters.socketio import SocketIOPublisher
 from app.domain.exchange import ExchangeService
 from app.domain.proxy import ProxyPolicy, ProxyService
-from app.domain.streams import StreamHub
+from app.domain.streams import StreamHub, StreamService, SubscriptionRegistry
 from app.settings import Settings
 
 
@@ -47,10 +47,18 @@ class Container(containers.DeclarativeContainer):
     )
 
     stream_publisher = providers.Singleton(SocketIOPublisher)
+    subscription_registry = providers.Singleton(SubscriptionRegistry)
     stream_hub = providers.Singleton(
         StreamHub,
         cache=instance_cache,
         publisher=stream_publisher,
+        settings=settings.provided.streams,
+        on_subscribers_ended=subscription_registry.provided.forget_ended,
+    )
+    stream_service = providers.Singleton(
+        StreamService,
+        hub=stream_hub,
+        registry=subscription_registry,
         settings=settings.provided.streams,
     )
 

@@ -65,13 +65,13 @@ def create_app(settings: Settings, container: Container | None = None) -> Applic
             "exchange_service": container.exchange_service,
             "backend_catalog": container.registry,
             "proxy_service": container.proxy_service,
-            "stream_hub": container.stream_hub,
+            "stream_service": container.stream_service,
         },
         lifespan=[resources, serving_gc],
     )
     asgi: Any = RequestLogMiddleware(http)
     sio = create_socketio_server(
-        container.stream_hub,
+        container.stream_service,
         settings,
         lambda exchange_id: bool(container.registry().is_known(exchange_id)),
         publisher=container.stream_publisher(),

@@ -33,3 +33,10 @@ class StreamPublisher(Protocol):
     def discard(self, subscriber: Subscriber) -> None:
         """Drop anything still queued for a subscription that has just ended."""
         ...
+
+    def forget_connection(self, connection_id: str) -> None:
+        """Drop whatever is kept for a connection that has gone (after its subscriptions).
+
+        The stream service calls it on disconnect: the entrypoint never talks to the publisher.
+        """
+        ...

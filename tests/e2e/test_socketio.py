@@ -42,7 +42,7 @@ async def gateway(backend: FakeBackend, data_type: str = "ticker", symbol: str =
 
 
 def hub_stats(application: Application) -> dict[str, int]:
-    return application.container.stream_hub().stats()
+    return application.container.stream_service().stats()
 
 
 async def test_authenticate_with_event_then_subscribe_receive_and_unsubscribe(

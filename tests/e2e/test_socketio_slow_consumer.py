@@ -61,7 +61,7 @@ async def test_stalled_client_is_bounded_and_does_not_delay_others(
     server_url: str, fake_backend: FakeBackend, application: Application
 ) -> None:
     publisher: SocketIOPublisher = application.container.stream_publisher()
-    hub = application.container.stream_hub()
+    hub = application.container.stream_service()
     stalled = await stalled_client(server_url)
     fast = EventClient()
     await fast.connect(server_url, auth={"token": TOKEN})

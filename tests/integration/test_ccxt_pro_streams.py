@@ -18,7 +18,13 @@ from app.adapters.ccxt.backend import CcxtBackend
 from app.adapters.ccxt.gateway import CcxtGateway
 from app.domain.config import ExchangeConfig
 from app.domain.errors import ExchangeUnreachable
-from app.domain.streams import StreamHub, StreamRequest, Subscriber
+from app.domain.streams import (
+    StreamHub,
+    StreamRequest,
+    StreamService,
+    Subscriber,
+    SubscriptionRegistry,
+)
 from app.ports.exchange_gateway import UNWATCH_METHODS
 from app.settings import CacheSettings, ExchangeSettings, Settings, StreamSettings
 from tests.emulator import BinanceEmulator, non_local_urls
@@ -159,6 +165,9 @@ class RecordingPublisher:
     def discard(self, subscriber: Subscriber) -> None:
         pass
 
+    def forget_connection(self, connection_id: str) -> None:
+        pass
+
     async def wait(self, predicate: Any, what: str, timeout: float = WAIT) -> None:
         async with asyncio.timeout(timeout):
             while not predicate():
@@ -174,12 +183,13 @@ def stream_settings() -> StreamSettings:
 @pytest.fixture
 async def hub_parts(
     binance_emulator: BinanceEmulator, stream_settings: StreamSettings  # noqa: F811
-) -> AsyncIterator[tuple[StreamHub, RecordingPublisher]]:
+) -> AsyncIterator[tuple[StreamService, StreamHub, RecordingPublisher]]:
     backend = CcxtBackend(pro_settings(binance_emulator))
     cache = InMemoryInstanceCache(backend.create, CacheSettings())
     publisher = RecordingPublisher()
-    hub = StreamHub(cache, publisher, stream_settings)
-    yield hub, publisher
+    registry = SubscriptionRegistry()
+    hub = StreamHub(cache, publisher, stream_settings, on_subscribers_ended=registry.forget_ended)
+    yield StreamService(hub, registry, stream_settings), hub, publisher
     await hub.aclose()
     await cache.aclose()
 
@@ -188,11 +198,11 @@ TICKER = StreamRequest(config=PRO, data_type="ticker", symbol=SYMBOL)
 
 
 async def test_hub_stream_recovers_after_the_exchange_drops_the_socket(
-    hub_parts: tuple[StreamHub, RecordingPublisher], binance_emulator: BinanceEmulator  # noqa: F811
+    hub_parts: tuple[StreamService, StreamHub, RecordingPublisher], binance_emulator: BinanceEmulator  # noqa: F811
 ) -> None:
-    hub, publisher = hub_parts
+    streams, hub, publisher = hub_parts
     ws = binance_emulator.ws
-    await hub.subscribe(Subscriber("c1", "s1"), TICKER)
+    await streams.subscribe("c1", TICKER)
     await publisher.wait(lambda: len(publisher.updates) >= 2, "updates")
     assert publisher.updates[0].restarted and not publisher.updates[1].restarted
     await ws.drop_all()
@@ -209,11 +219,11 @@ async def test_hub_stream_recovers_after_the_exchange_drops_the_socket(
     [StreamSettings(retry_initial_seconds=0.01, retry_jitter=0.0, watchdog_seconds={"ticker": 0.3})],
 )
 async def test_watchdog_unsubscribes_and_resubscribes_a_silent_stream(
-    hub_parts: tuple[StreamHub, RecordingPublisher], binance_emulator: BinanceEmulator  # noqa: F811
+    hub_parts: tuple[StreamService, StreamHub, RecordingPublisher], binance_emulator: BinanceEmulator  # noqa: F811
 ) -> None:
-    hub, publisher = hub_parts
+    streams, hub, publisher = hub_parts
     ws = binance_emulator.ws
-    await hub.subscribe(Subscriber("c1", "s1"), TICKER)
+    await streams.subscribe("c1", TICKER)
     await publisher.wait(lambda: publisher.updates, "a first update")
     ws.silent = True
     await publisher.wait(lambda: publisher.errors, "the watchdog", timeout=3)
@@ -228,19 +238,18 @@ async def test_watchdog_unsubscribes_and_resubscribes_a_silent_stream(
 
 
 async def test_last_subscriber_leaving_unsubscribes_upstream(
-    hub_parts: tuple[StreamHub, RecordingPublisher], binance_emulator: BinanceEmulator  # noqa: F811
+    hub_parts: tuple[StreamService, StreamHub, RecordingPublisher], binance_emulator: BinanceEmulator  # noqa: F811
 ) -> None:
-    hub, publisher = hub_parts
+    streams, hub, publisher = hub_parts
     ws = binance_emulator.ws
-    first, second = Subscriber("c1", "s1"), Subscriber("c2", "s2")
-    await hub.subscribe(first, TICKER)
-    await hub.subscribe(second, TICKER)
+    first = await streams.subscribe("c1", TICKER)
+    second = await streams.subscribe("c2", TICKER)
     await publisher.wait(lambda: publisher.updates, "an update")
     assert ws.subscribe_count("btcusdt@miniTicker") == 1
-    hub.unsubscribe(first)
+    streams.unsubscribe("c1", first.subscription_id)
     await asyncio.sleep(0.1)
     assert ws.unsubscribed("btcusdt@miniTicker") == 0
-    hub.unsubscribe(second)
+    streams.unsubscribe("c2", second.subscription_id)
     await asyncio.wait_for(hub.idle(), WAIT)
     assert ws.unsubscribed("btcusdt@miniTicker") == 1
     assert hub.stats()["loops"] == 0

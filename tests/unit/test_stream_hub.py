@@ -1,4 +1,5 @@
-"""StreamHub: one upstream per stream, fan-out, stop on last leave, recovery, watchdog, leaks."""
+"""StreamService over StreamHub: one upstream per stream, fan-out, stop on last leave, recovery,
+watchdog, leaks."""
 
 from __future__ import annotations
 
@@ -11,7 +12,14 @@ import pytest
 from app.adapters.cache.memory import InMemoryInstanceCache
 from app.domain.config import Credentials, ExchangeConfig
 from app.domain.errors import BadSymbol, ExchangeTimeout, ExchangeUnreachable, ServerShuttingDown
-from app.domain.streams import StreamHub, StreamRequest, Subscriber, SubscriptionRejected
+from app.domain.streams import (
+    StreamHub,
+    StreamRequest,
+    StreamService,
+    Subscriber,
+    SubscriptionRegistry,
+    SubscriptionRejected,
+)
 from app.settings import CacheSettings, StreamSettings
 from app.testing.fakes import FakeBackend, FakeExchangeGateway
 
@@ -23,6 +31,7 @@ class RecordingPublisher:
         self.updates: list[tuple[Any, tuple[Subscriber, ...]]] = []
         self.errors: list[tuple[str, tuple[Subscriber, ...]]] = []
         self.discarded: list[Subscriber] = []
+        self.forgotten: list[str] = []
 
     def publish(self, update: Any, subscribers: Any) -> None:
         self.updates.append((update, tuple(subscribers)))
@@ -32,6 +41,9 @@ class RecordingPublisher:
 
     def discard(self, subscriber: Subscriber) -> None:
         self.discarded.append(subscriber)
+
+    def forget_connection(self, connection_id: str) -> None:
+        self.forgotten.append(connection_id)
 
 
 class RecordingSleep:
@@ -52,8 +64,10 @@ def request(data_type: str = "ticker", symbol: str = "BTC/USDT", **config: Any) 
     )
 
 
-def sub(conn: str = "c1", n: int = 0) -> Subscriber:
-    return Subscriber(conn, f"{conn}:fake:BTC/USDT:ticker:{n}")
+def sub(conn: str = "c1", data_type: str = "ticker") -> Subscriber:
+    """The subscriber the service makes for ``request(data_type)`` on connection ``conn``."""
+    timeframe = ":1m" if data_type == "ohlcv" else ""
+    return Subscriber(conn, f"{conn}:fake:BTC/USDT:{data_type}{timeframe}")
 
 
 @pytest.fixture
@@ -89,10 +103,30 @@ async def hub(
     publisher: RecordingPublisher,
     settings: StreamSettings,
     sleep: RecordingSleep,
+    registry: SubscriptionRegistry,
 ) -> AsyncIterator[StreamHub]:
-    hub = StreamHub(cache, publisher, settings, sleep=sleep)
+    hub = StreamHub(
+        cache, publisher, settings, sleep=sleep, on_subscribers_ended=registry.forget_ended
+    )
     yield hub
     await hub.aclose()
+
+
+@pytest.fixture
+def registry() -> SubscriptionRegistry:
+    return SubscriptionRegistry()
+
+
+@pytest.fixture
+def streams(hub: StreamHub, registry: SubscriptionRegistry) -> StreamService:
+    return StreamService(hub, registry, StreamSettings())
+
+
+def make_streams(cache: Any, publisher: Any, settings: StreamSettings) -> tuple[StreamHub, StreamService]:
+    """A hub and the service over it, wired as the container wires them."""
+    registry = SubscriptionRegistry()
+    hub = StreamHub(cache, publisher, settings, on_subscribers_ended=registry.forget_ended)
+    return hub, StreamService(hub, registry, StreamSettings())
 
 
 def gateway(backend: FakeBackend, index: int = 0) -> FakeExchangeGateway:
@@ -108,10 +142,10 @@ async def eventually(check: Any, timeout: float = 2.0) -> None:
 
 
 async def test_fifty_subscribers_share_one_upstream_loop(
-    hub: StreamHub, backend: FakeBackend, publisher: RecordingPublisher
+    hub: StreamHub, streams: StreamService, backend: FakeBackend, publisher: RecordingPublisher
 ) -> None:
     subscribers = [sub(f"c{i}") for i in range(50)]
-    await asyncio.gather(*(hub.subscribe(s, request()) for s in subscribers))
+    await asyncio.gather(*(streams.subscribe(s.connection_id, request()) for s in subscribers))
     gw = gateway(backend)
     await gw.wait_for_watchers("ticker", "BTC/USDT")
     assert len(backend.created) == 1
@@ -127,82 +161,88 @@ async def test_fifty_subscribers_share_one_upstream_loop(
 
 
 async def test_last_unsubscribe_stops_loop_and_unwatches(
-    hub: StreamHub, backend: FakeBackend, cache: InMemoryInstanceCache
+    hub: StreamHub, streams: StreamService, backend: FakeBackend, cache: InMemoryInstanceCache
 ) -> None:
-    a, b = sub("a"), sub("b")
-    await hub.subscribe(a, request())
-    await hub.subscribe(b, request())
+    a = (await streams.subscribe("a", request())).subscription_id
+    b = (await streams.subscribe("b", request())).subscription_id
     gw = gateway(backend)
     await gw.wait_for_watchers("ticker", "BTC/USDT")
     assert cache.held() == 1
-    assert hub.unsubscribe(a)
+    assert streams.unsubscribe("a", a)
     await asyncio.sleep(0.01)
     assert gw.un_watched == [] and hub.stats()["loops"] == 1
-    assert hub.unsubscribe(b)
+    assert streams.unsubscribe("b", b)
     await hub.idle()
     assert gw.un_watched == [("ticker", "BTC/USDT", None)]
     assert gw.pending_watchers("ticker", "BTC/USDT") == 0
     assert cache.held() == 0
-    assert hub.stats() == {"streams": 0, "loops": 0, "subscriptions": 0, "connections": 0}
-    assert not hub.unsubscribe(b)  # unknown: answered, nothing happens
+    assert streams.stats() == {"streams": 0, "loops": 0, "subscriptions": 0, "connections": 0}
+    assert not streams.unsubscribe("b", b)  # unknown: answered, nothing happens
 
 
 async def test_disconnect_drops_every_subscription_of_the_connection(
-    hub: StreamHub, backend: FakeBackend
+    hub: StreamHub, streams: StreamService, backend: FakeBackend, publisher: RecordingPublisher
 ) -> None:
-    await hub.subscribe(Subscriber("c", "1"), request("ticker"))
-    await hub.subscribe(Subscriber("c", "2"), request("orderbook"))
-    await hub.subscribe(Subscriber("other", "3"), request("ticker"))
-    assert hub.drop_connection("c") == 2
+    await streams.subscribe("c", request("ticker"))
+    await streams.subscribe("c", request("orderbook"))
+    await streams.subscribe("other", request("ticker"))
+    assert streams.disconnect("c") == 2
     await hub.idle()
     gw = gateway(backend)
     assert gw.un_watched == [("orderbook", "BTC/USDT", None)]
-    assert hub.stats()["streams"] == 1 and hub.subscription_count("other") == 1
+    assert hub.stats()["streams"] == 1 and streams.subscription_count("other") == 1
+    assert publisher.forgotten == ["c"]  # the publisher hears of it from the service
 
 
-async def test_duplicate_subscription_is_refused_even_when_concurrent(hub: StreamHub) -> None:
+async def test_duplicate_subscription_is_refused_even_when_concurrent(
+    streams: StreamService,
+) -> None:
     results = await asyncio.gather(
-        hub.subscribe(sub(), request()), hub.subscribe(sub(), request()), return_exceptions=True
+        streams.subscribe("c1", request()), streams.subscribe("c1", request()),
+        return_exceptions=True,
     )
     errors = [r for r in results if isinstance(r, SubscriptionRejected)]
     assert len(errors) == 1 and errors[0].details == "Subscription already exists"
-    assert hub.subscription_count("c1") == 1
+    assert streams.subscription_count("c1") == 1
 
 
 async def test_permanent_errors_are_refused_before_subscribed_and_leave_nothing(
-    hub: StreamHub, backend: FakeBackend, cache: InMemoryInstanceCache
+    hub: StreamHub, streams: StreamService, backend: FakeBackend, cache: InMemoryInstanceCache
 ) -> None:
     backend.gateway_kwargs["has"] = {"watchTrades": False}
     with pytest.raises(SubscriptionRejected, match="fake does not support watchTrades"):
-        await hub.subscribe(sub(), request("trades"))
+        await streams.subscribe("c1", request("trades"))
     with pytest.raises(SubscriptionRejected, match="does not have market symbol NOPE/USDT"):
-        await hub.subscribe(sub(), request("ticker", "NOPE/USDT"))
+        await streams.subscribe("c1", request("ticker", "NOPE/USDT"))
     await hub.idle()
-    assert hub.stats() == {"streams": 0, "loops": 0, "subscriptions": 0, "connections": 0}
+    assert streams.stats() == {"streams": 0, "loops": 0, "subscriptions": 0, "connections": 0}
     assert cache.held() == 0
     # Nothing registered: the same subscription can be made once the problem is gone.
-    await hub.subscribe(sub(), request("ticker"))
-    assert hub.subscription_count("c1") == 1
+    await streams.subscribe("c1", request("ticker"))
+    assert streams.subscription_count("c1") == 1
 
 
 async def test_permanent_error_from_upstream_ends_stream_once(
-    hub: StreamHub, backend: FakeBackend, publisher: RecordingPublisher
+    hub: StreamHub, streams: StreamService, backend: FakeBackend, publisher: RecordingPublisher
 ) -> None:
-    await hub.subscribe(sub(), request())
+    await streams.subscribe("c1", request())
     gw = gateway(backend)
     await gw.wait_for_watchers("ticker", "BTC/USDT")
     gw.fail_next("watch_ticker", BadSymbol("symbol delisted"))
     gw.push("ticker", "BTC/USDT", {"last": 1})
     await eventually(lambda: hub.stats()["loops"] == 0)
     assert [e[0] for e in publisher.errors] == ["symbol delisted"]
-    assert hub.subscription_count("c1") == 0
+    assert streams.subscription_count("c1") == 0
     assert sub() in publisher.discarded
 
 
 async def test_failing_stream_retries_with_growing_delays_then_heals(
-    hub: StreamHub, backend: FakeBackend, publisher: RecordingPublisher, sleep: RecordingSleep
+    streams: StreamService,
+    backend: FakeBackend,
+    publisher: RecordingPublisher,
+    sleep: RecordingSleep,
 ) -> None:
-    await hub.subscribe(sub(), request())
+    await streams.subscribe("c1", request())
     gw = gateway(backend)
     await gw.wait_for_watchers("ticker", "BTC/USDT")
     gw.fail_next("watch_ticker", ExchangeUnreachable("connection reset"), times=4)
@@ -232,9 +272,9 @@ async def test_backoff_is_capped_and_jittered() -> None:
 
 
 async def test_orderbook_after_reconnect_delivers_full_book_first(
-    hub: StreamHub, backend: FakeBackend, publisher: RecordingPublisher
+    streams: StreamService, backend: FakeBackend, publisher: RecordingPublisher
 ) -> None:
-    await hub.subscribe(sub(), request("orderbook"))
+    await streams.subscribe("c1", request("orderbook"))
     gw = gateway(backend)
     await gw.wait_for_watchers("orderbook", "BTC/USDT")
     gw.push("orderbook", "BTC/USDT", {"bids": [[1, 1]], "asks": [[2, 1]], "nonce": 1})
@@ -256,9 +296,9 @@ async def test_silent_stream_is_restarted_by_watchdog_and_subscribers_told(
     cache: InMemoryInstanceCache, backend: FakeBackend, publisher: RecordingPublisher
 ) -> None:
     settings = StreamSettings(watchdog_seconds={"ticker": 0.05})
-    hub = StreamHub(cache, publisher, settings)
+    hub, streams = make_streams(cache, publisher, settings)
     try:
-        await hub.subscribe(sub(), request())
+        await streams.subscribe("c1", request())
         gw = gateway(backend)
         await eventually(lambda: len(publisher.errors) >= 1, timeout=2)
         assert "No data from the exchange for 0.05s" in publisher.errors[0][0]
@@ -273,21 +313,25 @@ async def test_silent_stream_is_restarted_by_watchdog_and_subscribers_told(
 
 
 async def test_thousand_subscribe_cycles_leave_nothing_behind(
-    hub: StreamHub, backend: FakeBackend, cache: InMemoryInstanceCache
+    hub: StreamHub,
+    streams: StreamService,
+    registry: SubscriptionRegistry,
+    backend: FakeBackend,
+    cache: InMemoryInstanceCache,
 ) -> None:
     await asyncio.sleep(0)
     tasks_before = len(asyncio.all_tasks())
     for i in range(1000):
-        s = Subscriber(f"c{i % 7}", f"id{i}")
-        await hub.subscribe(s, request("ticker" if i % 2 else "trades"))
+        connection = f"c{i % 7}"
+        made = await streams.subscribe(connection, request("ticker" if i % 2 else "trades"))
         if i % 3 == 0:
-            hub.drop_connection(s.connection_id)
+            streams.disconnect(connection)
         else:
-            assert hub.unsubscribe(s)
+            assert streams.unsubscribe(connection, made.subscription_id)
     await hub.idle()
     await asyncio.sleep(0.01)
-    assert hub.stats() == {"streams": 0, "loops": 0, "subscriptions": 0, "connections": 0}
-    assert hub._streams == {} and hub._by_connection == {} and hub._stopping == {}
+    assert streams.stats() == {"streams": 0, "loops": 0, "subscriptions": 0, "connections": 0}
+    assert hub._streams == {} and registry._by_connection == {} and hub._stopping == {}
     assert len(asyncio.all_tasks()) == tasks_before
     assert cache.held() == 0
     assert gateway(backend).pending_watchers("ticker", "BTC/USDT") == 0
@@ -295,26 +339,26 @@ async def test_thousand_subscribe_cycles_leave_nothing_behind(
 
 
 async def test_balance_streams_are_not_shared_between_credentials(
-    hub: StreamHub, backend: FakeBackend, publisher: RecordingPublisher
+    hub: StreamHub, streams: StreamService, backend: FakeBackend, publisher: RecordingPublisher
 ) -> None:
     alice = request("balance", "", credentials=Credentials(api_key="alice-key", secret="s1"))
     bob = request("balance", "", credentials=Credentials(api_key="alice-key", secret="s2"))
-    await hub.subscribe(Subscriber("a", "a:bal"), alice)
-    await hub.subscribe(Subscriber("b", "b:bal"), bob)
+    a_bal = await streams.subscribe("a", alice)
+    await streams.subscribe("b", bob)
     assert hub.loops_started == 2 and len(backend.created) == 2
     gw_alice = next(g for g in backend.created if g.config.credentials.secret == "s1")
     await gw_alice.wait_for_watchers("balance", "")
     gw_alice.push("balance", "", {"total": {"BTC": 1}})
     await eventually(lambda: len(publisher.updates) == 1)
-    assert publisher.updates[0][1] == (Subscriber("a", "a:bal"),)
+    assert publisher.updates[0][1] == (Subscriber("a", a_bal.subscription_id),)
     for update, _ in publisher.updates:
         assert "alice-key" not in repr(update) and "s1" not in repr(hub.stats())
 
 
 async def test_next_update_shares_the_stream_and_times_out(
-    hub: StreamHub, backend: FakeBackend, publisher: RecordingPublisher
+    hub: StreamHub, streams: StreamService, backend: FakeBackend, publisher: RecordingPublisher
 ) -> None:
-    await hub.subscribe(sub(), request())
+    await streams.subscribe("c1", request())
     gw = gateway(backend)
     await gw.wait_for_watchers("ticker", "BTC/USDT")
     waiting = asyncio.gather(*(hub.next_update(request(), timeout=2) for _ in range(3)))
@@ -331,15 +375,15 @@ async def test_next_update_shares_the_stream_and_times_out(
 async def test_aclose_stops_every_loop_and_releases_instances(
     cache: InMemoryInstanceCache, backend: FakeBackend, publisher: RecordingPublisher
 ) -> None:
-    hub = StreamHub(cache, publisher, StreamSettings())
-    await hub.subscribe(Subscriber("a", "1"), request("ticker"))
-    await hub.subscribe(Subscriber("b", "2"), request("trades"))
+    hub, streams = make_streams(cache, publisher, StreamSettings())
+    await streams.subscribe("a", request("ticker"))
+    await streams.subscribe("b", request("trades"))
     waiter = asyncio.create_task(hub.next_update(request("orderbook"), timeout=5))
     await gateway(backend).wait_for_watchers("orderbook", "BTC/USDT")
     await hub.aclose()
     with pytest.raises(ServerShuttingDown):  # 503 to a REST watch, not a timeout
         await waiter
-    assert hub.stats() == {"streams": 0, "loops": 0, "subscriptions": 0, "connections": 0}
+    assert streams.stats() == {"streams": 0, "loops": 0, "subscriptions": 0, "connections": 0}
     assert cache.held() == 0
     assert sorted(gateway(backend).un_watched) == [
         ("orderbook", "BTC/USDT", None), ("ticker", "BTC/USDT", None), ("trades", "BTC/USDT", None)
@@ -368,13 +412,13 @@ async def test_resubscribe_during_unwatch_waits_for_the_old_loop(
     gw = SlowUnwatchGateway()
     gw.events = []
     cache = InMemoryInstanceCache(lambda _config: gw, CacheSettings())
-    hub = StreamHub(cache, publisher, settings)
+    hub, streams = make_streams(cache, publisher, settings)
     try:
-        await hub.subscribe(sub(), request())
+        made = await streams.subscribe("c1", request())
         await gw.wait_for_watchers("ticker", "BTC/USDT")
-        hub.unsubscribe(sub())
+        streams.unsubscribe("c1", made.subscription_id)
         await asyncio.sleep(0.01)  # the old loop is now un-watching
-        await hub.subscribe(sub(), request())
+        await streams.subscribe("c1", request())
         await gw.wait_for_watchers("ticker", "BTC/USDT")
         assert gw.events == ["watch", "un_watch started", "un_watch done", "watch"]
         assert hub.stats()["loops"] == 1
@@ -384,7 +428,7 @@ async def test_resubscribe_during_unwatch_waits_for_the_old_loop(
 
 
 async def test_stream_logs_carry_no_credentials(
-    hub: StreamHub, backend: FakeBackend
+    hub: StreamHub, streams: StreamService, backend: FakeBackend
 ) -> None:
     from structlog.testing import capture_logs
 
@@ -392,13 +436,13 @@ async def test_stream_logs_carry_no_credentials(
         "balance", "", credentials=Credentials(api_key="AKIA-visible-key", secret="s3cr3t-value")
     )
     with capture_logs() as logs:
-        await hub.subscribe(Subscriber("a", "a:bal"), secret_request)
+        made = await streams.subscribe("a", secret_request)
         gw = gateway(backend)
         await gw.wait_for_watchers("balance", "")
         gw.fail_next("watch_balance", ExchangeUnreachable("reset"))
         gw.push("balance", "", {"total": {}})
         await gw.wait_for_watchers("balance", "")
-        hub.unsubscribe(Subscriber("a", "a:bal"))
+        streams.unsubscribe("a", made.subscription_id)
         await hub.idle()
     events = [entry["event"] for entry in logs]
     assert {"stream_started", "stream_retrying", "stream_stopped"} <= set(events)

@@ -7,8 +7,7 @@ import random
 
 from app.adapters.cache.memory import InMemoryInstanceCache
 from app.domain.config import ExchangeConfig
-from app.domain.streams import StreamHub, StreamRequest
-from app.domain.streams.model import Subscriber
+from app.domain.streams import StreamHub, StreamRequest, StreamService, SubscriptionRegistry
 from app.settings import CacheSettings, StreamSettings
 from app.testing.fakes import FakeBackend
 
@@ -17,13 +16,17 @@ class NullPublisher:
     def publish(self, update: object, subscribers: object) -> None: ...
     def publish_error(self, message: str, subscribers: object) -> None: ...
     def discard(self, subscriber: object) -> None: ...
+    def forget_connection(self, connection_id: str) -> None: ...
 
 
 async def test_unsubscribe_during_constant_watchdog_restarts_always_stops_the_loop() -> None:
     """A 1 ms watchdog restarts (and un-watches) all the time; every stop must still land."""
     backend = FakeBackend()
     cache = InMemoryInstanceCache(backend.create, CacheSettings())
-    hub = StreamHub(cache, NullPublisher(), StreamSettings(watchdog_seconds={"ticker": 0.001}))
+    registry = SubscriptionRegistry()
+    settings = StreamSettings(watchdog_seconds={"ticker": 0.001})
+    hub = StreamHub(cache, NullPublisher(), settings, on_subscribers_ended=registry.forget_ended)
+    streams = StreamService(hub, registry, settings)
     request = StreamRequest(
         config=ExchangeConfig(exchange_id="fake", ccxt_type="pro"), data_type="ticker",
         symbol="BTC/USDT", timeframe=None,
@@ -32,10 +35,9 @@ async def test_unsubscribe_during_constant_watchdog_restarts_always_stops_the_lo
     tasks_before = len(asyncio.all_tasks())
     try:
         for i in range(150):
-            subscriber = Subscriber(f"c{i}", f"id{i}")
-            await hub.subscribe(subscriber, request)
+            made = await streams.subscribe(f"c{i}", request)
             await asyncio.sleep(rng.random() * 0.004)
-            assert hub.unsubscribe(subscriber)
+            assert streams.unsubscribe(f"c{i}", made.subscription_id)
         async with asyncio.timeout(10):
             await hub.idle()
         assert hub.stats()["loops"] == 0

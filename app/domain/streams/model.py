@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from app.domain.config import ExchangeConfig
@@ -34,11 +34,29 @@ class StreamRequest:
 
 
 @dataclass(frozen=True, slots=True)
+class Echo:
+    """The request's fields as the client sent them, echoed in its ``data`` events.
+
+    The terminal matches its events on the symbol string it sent, and the original server
+    echoes ``timeframe`` for every data type (contract section 3), so both travel with the
+    subscription rather than being rebuilt from the shared stream.
+    """
+
+    symbol: str
+    timeframe: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Subscriber:
-    """One subscription of one connection; ``subscription_id`` is what the client sees."""
+    """One subscription of one connection; ``subscription_id`` is what the client sees.
+
+    Two subscribers are equal when their ids are; ``echo`` (None: the stream's own symbol and
+    timeframe) is carried along but does not take part in equality.
+    """
 
     connection_id: str
     subscription_id: str
+    echo: Echo | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,8 +18,8 @@ UN_WATCH_TIMEOUT_SECONDS = 5.0
 GENERIC_ERROR = "Stream failed; retrying"
 
 
-class UpstreamSink(Protocol):
-    """What the loop reports to (the hub)."""
+class UpstreamEvents(Protocol):
+    """What the loop reports (``app.domain.streams.events.StreamEvents``)."""
 
     def on_ready(self) -> None: ...
     def on_data(self, data: Any, restarted: bool) -> None: ...
@@ -68,7 +68,7 @@ def watch_once(gateway: ExchangeGateway, request: StreamRequest) -> Awaitable[An
 async def run_upstream(
     request: StreamRequest,
     cache: InstanceCache,
-    sink: UpstreamSink,
+    events: UpstreamEvents,
     *,
     backoff: Backoff,
     watchdog: float | None,
@@ -84,9 +84,9 @@ async def run_upstream(
         await asyncio.wait({previous}, timeout=UN_WATCH_TIMEOUT_SECONDS + 1)
     async with cache.hold(request.config) as gateway:
         await validate(gateway, request)
-        sink.on_ready()
+        events.on_ready()
         try:
-            await _loop(gateway, request, sink, backoff, watchdog, sleep)
+            await _loop(gateway, request, events, backoff, watchdog, sleep)
         finally:
             await _un_watch(gateway, request)
 
@@ -94,7 +94,7 @@ async def run_upstream(
 async def _loop(
     gateway: ExchangeGateway,
     request: StreamRequest,
-    sink: UpstreamSink,
+    events: UpstreamEvents,
     backoff: Backoff,
     watchdog: float | None,
     sleep: Callable[[float], Awaitable[None]],
@@ -111,22 +111,22 @@ async def _loop(
         except asyncio.CancelledError:
             raise
         except SilentStream as exc:
-            sink.on_error(str(exc), exc)
+            events.on_error(str(exc), exc)
             await _un_watch(gateway, request)  # CCXT does not resubscribe by itself
             restarted = True
             continue
         except PERMANENT_ERRORS as exc:
-            sink.on_end(exc.details, exc)
+            events.on_end(exc.details, exc)
             return
         except Exception as exc:  # noqa: BLE001 - any failure is retried with backoff
             message = exc.details if isinstance(exc, DomainError) else GENERIC_ERROR
-            sink.on_error(message, exc)
+            events.on_error(message, exc)
             await sleep(backoff.delay(attempt))
             attempt += 1
             restarted = True
             continue
         attempt = 0
-        sink.on_data(data, restarted)
+        events.on_data(data, restarted)
         restarted = False
 
 

@@ -7,7 +7,7 @@ from typing import Any
 from litestar import get
 from litestar.di import NamedDependency
 
-from app.domain.streams import StreamHub
+from app.domain.streams import StreamService
 from app.entrypoints.http.exchange import error_responses
 
 
@@ -18,5 +18,6 @@ from app.entrypoints.http.exchange import error_responses
     description="Counts only: no symbol lists per client, no instance keys, no credentials.",
     responses=error_responses(),
 )
-async def stream_stats(stream_hub: NamedDependency[StreamHub]) -> dict[str, Any]:
-    return {"success": True, "data": {**stream_hub.stats(), "loopsStarted": stream_hub.loops_started}}
+async def stream_stats(stream_service: NamedDependency[StreamService]) -> dict[str, Any]:
+    stats = stream_service.stats()
+    return {"success": True, "data": {**stats, "loopsStarted": stream_service.loops_started}}

@@ -12,7 +12,7 @@ from litestar.params import JSONBody
 
 from app.domain.config import ExchangeConfig
 from app.domain.exchange import ExchangeService
-from app.domain.streams import StreamHub, StreamRequest, SubscriptionRejected
+from app.domain.streams import StreamRequest, StreamService, SubscriptionRejected
 from app.domain.validation import (
     check_params,
     optional_limit,
@@ -70,13 +70,13 @@ class WatchController(Controller):
         self,
         data: JSONBody[SymbolRequest],
         exchange_service: NamedDependency[ExchangeService],
-        stream_hub: NamedDependency[StreamHub],
+        stream_service: NamedDependency[StreamService],
     ) -> DataResponse:
         with watch_errors("/api/exchange/watchTicker", "ticker"):
             config = _pro_config(exchange_service, data.config)
             symbol = require_symbol(data.symbol)
             check_params(data.params)
-            result = await stream_hub.next_update(StreamRequest(config, "ticker", symbol))
+            result = await stream_service.read_next(StreamRequest(config, "ticker", symbol))
         return DataResponse(success=True, data=result)
 
     @post("/watchOrderBook", status_code=200, summary="Next order book (ccxtType pro)",
@@ -85,19 +85,16 @@ class WatchController(Controller):
         self,
         data: JSONBody[OrderBookRequest],
         exchange_service: NamedDependency[ExchangeService],
-        stream_hub: NamedDependency[StreamHub],
+        stream_service: NamedDependency[StreamService],
     ) -> DataResponse:
         with watch_errors("/api/exchange/watchOrderBook", "orderbook"):
             config = _pro_config(exchange_service, data.config)
             symbol = require_symbol(data.symbol)
             check_params(data.params)
             limit = optional_limit(data.limit)
-            book = await stream_hub.next_update(StreamRequest(config, "orderbook", symbol))
-        if limit is not None and isinstance(book, dict):
-            # The stream is shared, so its depth is the exchange's; the limit cuts the answer.
-            for side in ("bids", "asks"):
-                if isinstance(book.get(side), list):
-                    book[side] = book[side][:limit]
+            book = await stream_service.read_next(
+                StreamRequest(config, "orderbook", symbol), limit=limit
+            )
         return DataResponse(success=True, data=book)
 
     @post("/watchTrades", status_code=200, summary="Next trades (ccxtType pro)",
@@ -106,7 +103,7 @@ class WatchController(Controller):
         self,
         data: JSONBody[TradesRequest],
         exchange_service: NamedDependency[ExchangeService],
-        stream_hub: NamedDependency[StreamHub],
+        stream_service: NamedDependency[StreamService],
     ) -> DataResponse:
         with watch_errors("/api/exchange/watchTrades", "trades"):
             config = _pro_config(exchange_service, data.config)
@@ -114,12 +111,9 @@ class WatchController(Controller):
             check_params(data.params)
             since = optional_since(data.since)
             limit = optional_limit(data.limit)
-            trades = await stream_hub.next_update(StreamRequest(config, "trades", symbol))
-        if isinstance(trades, list):
-            if since is not None:
-                trades = [t for t in trades if _ts(t) is None or _ts(t) >= since]
-            if limit is not None:
-                trades = trades[-limit:]
+            trades = await stream_service.read_next(
+                StreamRequest(config, "trades", symbol), limit=limit, since=since
+            )
         return DataResponse(success=True, data=trades)
 
     @post("/watchOHLCV", status_code=200, summary="Next candle updates (ccxtType pro)",
@@ -128,7 +122,7 @@ class WatchController(Controller):
         self,
         data: JSONBody[OHLCVRequest],
         exchange_service: NamedDependency[ExchangeService],
-        stream_hub: NamedDependency[StreamHub],
+        stream_service: NamedDependency[StreamService],
     ) -> DataResponse:
         with watch_errors("/api/exchange/watchOHLCV", "ohlcv"):
             config = _pro_config(exchange_service, data.config)
@@ -136,11 +130,9 @@ class WatchController(Controller):
             check_params(data.params)
             timeframe = timeframe_or_default(data.timeframe)
             limit = optional_limit(data.limit)
-            candles = await stream_hub.next_update(
-                StreamRequest(config, "ohlcv", symbol, timeframe)
+            candles = await stream_service.read_next(
+                StreamRequest(config, "ohlcv", symbol, timeframe), limit=limit
             )
-        if limit is not None and isinstance(candles, list):
-            candles = candles[-limit:]
         return DataResponse(success=True, data=candles)
 
     @post("/watchBalance", status_code=200, summary="Next balance update (credentials, pro)",
@@ -149,18 +141,14 @@ class WatchController(Controller):
         self,
         data: JSONBody[ConfigRequest],
         exchange_service: NamedDependency[ExchangeService],
-        stream_hub: NamedDependency[StreamHub],
+        stream_service: NamedDependency[StreamService],
     ) -> DataResponse:
         with watch_errors("/api/exchange/watchBalance", "balance"):
             config = _pro_config(exchange_service, data.config)
             require_credentials(config, BALANCE_CREDENTIALS)
             check_params(data.params, sets=frozenset())
-            result = await stream_hub.next_update(StreamRequest(config, "balance", ""))
+            result = await stream_service.read_next(StreamRequest(config, "balance", ""))
         return DataResponse(success=True, data=result)
-
-
-def _ts(trade: Any) -> Any:
-    return trade.get("timestamp") if isinstance(trade, dict) else None
 
 
 __all__ = ["WatchController"]

@@ -12,7 +12,7 @@ import structlog
 
 from app.adapters.socketio.publisher import SocketIOPublisher
 from app.domain.errors import DomainError
-from app.domain.streams import StreamHub, Subscriber, SubscriptionRejected, parse_subscription
+from app.domain.streams import Echo, StreamService, SubscriptionRejected, parse_subscription
 from app.domain.streams.requests import printable
 from app.entrypoints.socketio.auth import token_from, token_matches
 from app.observability import remember_secrets, scrub_text
@@ -23,6 +23,8 @@ log = structlog.get_logger(__name__)
 NOT_AUTHENTICATED = "Not authenticated"
 INVALID_TOKEN = "Invalid token"
 MISSING_SUBSCRIPTION_ID = "Missing subscriptionId"
+INVALID_NAMESPACE = "Invalid namespace"
+"""The Node original's connect_error message for a namespace it does not serve."""
 MAX_ID_LENGTH = 512
 
 
@@ -33,7 +35,7 @@ class _Session:
 
 
 def create_socketio_server(
-    hub: StreamHub | Callable[[], StreamHub],
+    streams: StreamService | Callable[[], StreamService],
     settings: Settings,
     is_known_exchange: Callable[[str], bool],
     *,
@@ -42,11 +44,12 @@ def create_socketio_server(
     """Build the Socket.IO server (mount it with ``socketio.ASGIApp(sio, other_asgi_app)``).
 
     Args:
-        hub: the stream hub every subscription goes through, or a zero-argument callable
-            returning it (a container provider: resolved at the first event, not at import).
+        streams: the stream service every subscription goes through, or a zero-argument
+            callable returning it (a container provider: resolved at the first event).
         settings: token, CORS origins and stream limits.
         is_known_exchange: tells whether an exchange id is served by some backend.
-        publisher: the hub's publisher, bound here to the new server.
+        publisher: the stream publisher, bound here to the new server (it learns about
+            connections from the stream service, never from these handlers).
     """
     origins = list(settings.cors_origins)
     sio = socketio.AsyncServer(
@@ -55,16 +58,23 @@ def create_socketio_server(
         logger=False,
         engineio_logger=False,
         transports=["polling", "websocket"],
+        namespaces="*",  # every namespace reaches `refuse_namespace`, which names the reason
     )
     if publisher is not None:
         publisher.bind(sio)
-    handlers = _Handlers(sio, hub, settings, is_known_exchange, publisher)
+    handlers = _Handlers(sio, streams, settings, is_known_exchange)
     sio.on("connect", handlers.connect)
     sio.on("disconnect", handlers.disconnect)
     sio.on("authenticate", handlers.authenticate)
     sio.on("subscribe", handlers.subscribe)
     sio.on("unsubscribe", handlers.unsubscribe)
+    sio.on("connect", _refuse_namespace, namespace="*")
     return sio
+
+
+async def _refuse_namespace(namespace: str, *_: Any) -> None:
+    """Only "/" is served; the client's connect_error then says why, as the original's does."""
+    raise socketio.exceptions.ConnectionRefusedError(INVALID_NAMESPACE)
 
 
 class _Handlers:
@@ -73,24 +83,22 @@ class _Handlers:
     def __init__(
         self,
         sio: socketio.AsyncServer,
-        hub: StreamHub | Callable[[], StreamHub],
+        streams: StreamService | Callable[[], StreamService],
         settings: Settings,
         is_known_exchange: Callable[[str], bool],
-        publisher: SocketIOPublisher | None,
     ) -> None:
         self._sio = sio
-        self._hub_source = hub
+        self._streams_source = streams
         self._token = settings.effective_token
         self._auth_timeout = settings.streams.auth_timeout_seconds
-        self._max_subscriptions = settings.streams.max_subscriptions_per_socket
-        self._publisher = publisher
         self._sessions: dict[str, _Session] = {}
+        """Authentication state only; subscriptions live in the stream service."""
         self._is_known_exchange = is_known_exchange
 
     @property
-    def _hub(self) -> StreamHub:
-        source = self._hub_source
-        return source if isinstance(source, StreamHub) else source()
+    def _streams(self) -> StreamService:
+        source = self._streams_source
+        return source if isinstance(source, StreamService) else source()
 
     async def connect(self, sid: str, environ: Any = None, auth: Any = None, *_: Any) -> None:
         session = self._sessions[sid] = _Session()
@@ -114,11 +122,7 @@ class _Handlers:
         session = self._sessions.pop(sid, None)
         if session is not None and session.timer is not None:
             session.timer.cancel()
-        dropped = self._hub.drop_connection(sid)
-        if self._publisher is not None:
-            self._publisher.forget_connection(sid)
-        if dropped:
-            log.info("socket_subscriptions_dropped", sid=sid, count=dropped)
+        self._streams.disconnect(sid)
 
     async def authenticate(self, sid: str, *args: Any) -> None:
         session = self._sessions.get(sid)
@@ -149,22 +153,9 @@ class _Handlers:
         # Per event task (and inherited by the stream's loop): logs and errors drop them.
         credentials = request.config.credentials
         remember_secrets(credentials.api_key, credentials.secret, credentials.password)
-        subscription_id = f"{sid}:{request.exchange_id}:{request.symbol}:{request.data_type}"
-        if echo["timeframe"]:
-            subscription_id += f":{echo['timeframe']}"
-        subscriber = Subscriber(sid, subscription_id)
-        if self._hub.has_subscription(subscriber):
-            await self._refuse(sid, "Subscription already exists", echo)
-            return
-        if self._hub.subscription_count(sid) >= self._max_subscriptions:
-            await self._refuse(
-                sid,
-                f"Too many subscriptions on this connection (max {self._max_subscriptions})",
-                echo,
-            )
-            return
+        as_sent = Echo(request.symbol, echo["timeframe"])
         try:
-            await self._hub.subscribe(subscriber, request)
+            subscription = await self._streams.subscribe(sid, request, as_sent)
         except DomainError as exc:
             await self._refuse(sid, scrub_text(exc.headline or exc.details), echo)
             return
@@ -173,13 +164,13 @@ class _Handlers:
             await self._refuse(sid, "Subscription failed", echo)
             return
         answer: dict[str, Any] = {
-            "subscriptionId": subscription_id,
-            "exchangeId": request.exchange_id,
-            "symbol": request.symbol,
-            "dataType": request.data_type,
+            "subscriptionId": subscription.subscription_id,
+            "exchangeId": subscription.exchange_id,
+            "symbol": subscription.symbol,
+            "dataType": subscription.data_type,
         }
-        if echo["timeframe"]:
-            answer["timeframe"] = echo["timeframe"]
+        if subscription.timeframe:
+            answer["timeframe"] = subscription.timeframe
         await self._sio.emit("subscribed", answer, to=sid)
 
     async def unsubscribe(self, sid: str, *args: Any) -> None:
@@ -190,8 +181,9 @@ class _Handlers:
             return
         if len(subscription_id) > MAX_ID_LENGTH:
             subscription_id = subscription_id[:MAX_ID_LENGTH]
-        # Only the caller's own subscriptions: the id is looked up under the caller's sid.
-        self._hub.unsubscribe(Subscriber(sid, subscription_id))
+        # Only the caller's own subscriptions: the id (full, or without the "<sid>:" prefix
+        # as the terminal sends it) is looked up under the caller's sid.
+        self._streams.unsubscribe(sid, subscription_id)
         await self._sio.emit("unsubscribed", {"subscriptionId": subscription_id}, to=sid)
 
     async def _refuse(self, sid: str, error: str, echo: dict[str, str | None]) -> None:

@@ -1,0 +1,131 @@
+"""StreamEvents: what one upstream loop reports, delivered to subscribers and REST waiters."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import structlog
+
+from app.domain.errors import DomainError, StreamInterrupted
+from app.domain.streams.model import StreamUpdate, Subscriber
+from app.domain.streams.stream import Stream
+from app.ports.stream_publisher import StreamPublisher
+
+log = structlog.get_logger("app.domain.streams.hub")  # the event names operators know
+
+
+class StreamEvents:
+    """The upstream loop's reports for one stream (``app.domain.streams.upstream.UpstreamEvents``).
+
+    Updates go to the publisher once per echo group (usually one group: every subscriber sent
+    the same symbol and timeframe) and to every REST waiter as a plain copy.
+
+    Args:
+        stream: the stream this loop feeds.
+        publisher: the transport side.
+        clock_ms: server time in ms, stamped on each update.
+        monotonic: seconds, for the age of the latest update.
+        on_closed: called once when the stream ends for good, with the subscribers it had.
+    """
+
+    def __init__(
+        self,
+        stream: Stream,
+        publisher: StreamPublisher,
+        clock_ms: Callable[[], int],
+        monotonic: Callable[[], float],
+        on_closed: Callable[[Stream, list[Subscriber]], None],
+    ) -> None:
+        self._stream = stream
+        self._publisher = publisher
+        self._clock_ms = clock_ms
+        self._monotonic = monotonic
+        self._on_closed = on_closed
+
+    def on_ready(self) -> None:
+        """Validated and watching: joiners may now be told ``subscribed``."""
+        if not self._stream.ready.done():
+            self._stream.ready.set_result(None)
+
+    def on_data(self, data: Any, restarted: bool) -> None:
+        """One upstream result: hand it to every subscriber and waiter."""
+        stream = self._stream
+        stream.latest = data
+        stream.latest_at = self._monotonic()
+        if stream.subscribers:
+            key = stream.key
+            timestamp = self._clock_ms()
+            for echo, group in stream.targets:
+                update = StreamUpdate(
+                    exchange_id=stream.request.exchange_id,
+                    data_type=key.data_type,
+                    symbol=echo.symbol,
+                    timeframe=echo.timeframe,
+                    data=data,
+                    timestamp=timestamp,
+                    restarted=restarted,
+                )
+                self._publisher.publish(update, group)
+        if stream.waiters:
+            copy = plain_copy(data)
+            for waiter in stream.waiters:
+                if not waiter.done():
+                    waiter.set_result(copy)
+
+    def on_error(self, message: str, error: BaseException) -> None:
+        """A transient failure: the loop retries; subscribers get an ``error`` event."""
+        log_stream("stream_retrying", self._stream, error)
+        self.fail(message, error)
+
+    def on_end(self, message: str, error: BaseException) -> None:
+        """A permanent failure: everyone is told once and the stream is forgotten."""
+        log_stream("stream_ended", self._stream, error)
+        self.end(message, error)
+
+    def fail(self, message: str, error: BaseException) -> None:
+        stream = self._stream
+        for _echo, group in stream.targets:
+            self._publisher.publish_error(message, group)
+        # A waiter is told the specific cause; an error we do not classify is the upstream's.
+        failure = error if isinstance(error, DomainError) else StreamInterrupted(message)
+        for waiter in stream.waiters:
+            if not waiter.done():
+                waiter.set_exception(failure)
+
+    def end(self, message: str, error: BaseException, *, quiet: bool = False) -> None:
+        stream = self._stream
+        stream.closed = True
+        stream.end_message = message
+        if not quiet:
+            self.fail(message, error)
+        gone = stream.clear_subscribers()
+        for subscriber in gone:
+            self._publisher.discard(subscriber)
+        self._on_closed(stream, gone)
+
+
+def log_stream(event: str, stream: Stream, error: BaseException | None = None) -> None:
+    """Log a stream's life event; the instance key holds a keyed hash, never credentials."""
+    fields: dict[str, Any] = {
+        "instance": stream.key.instance,
+        "data_type": stream.key.data_type,
+        "symbol": stream.key.symbol,
+    }
+    if stream.key.timeframe:
+        fields["timeframe"] = stream.key.timeframe
+    if error is not None:
+        fields["error_type"] = getattr(error, "error_type", type(error).__name__)
+        fields["error"] = getattr(error, "details", "")
+    log.info(event, **fields)
+
+
+def plain_copy(value: Any, depth: int = 0) -> Any:
+    """A copy made of plain dicts and lists, safe from later in-place changes upstream."""
+    if depth > 32:
+        return value
+    if isinstance(value, Mapping):
+        return {k: plain_copy(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain_copy(v, depth + 1) for v in value]
+    return value

@@ -1,0 +1,71 @@
+"""Stream: the live state of one upstream stream (who listens, who waits, its latest update)."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import Any
+
+from app.domain.streams.model import Echo, StreamKey, StreamRequest, Subscriber
+
+Targets = tuple[tuple[Echo, tuple[Subscriber, ...]], ...]
+"""Subscribers grouped by what their events echo: one encoded update per group."""
+
+
+@dataclass(eq=False)
+class Stream:
+    """One upstream stream, shared by its subscribers, REST waiters and starting joiners.
+
+    ``pending`` counts callers that are waiting for the stream to become ready; the loop
+    stops when there are no subscribers, no waiters and nobody pending (``unused``).
+    """
+
+    key: StreamKey
+    request: StreamRequest
+    ready: asyncio.Future[None]
+    task: asyncio.Task[None] | None = None
+    subscribers: dict[Subscriber, None] = field(default_factory=dict)
+    waiters: set[asyncio.Future[Any]] = field(default_factory=set)
+    pending: int = 0
+    closed: bool = False
+    end_message: str | None = None
+    latest: Any = None
+    """The last update delivered (as the exchange library left it; copy before keeping)."""
+    latest_at: float | None = None
+    """Monotonic time (s) of ``latest``; None before the first update."""
+    _targets: Targets | None = None
+
+    @property
+    def own_echo(self) -> Echo:
+        return Echo(self.key.symbol, self.key.timeframe)
+
+    @property
+    def targets(self) -> Targets:
+        """Subscribers grouped by echo, rebuilt only after a join or a leave."""
+        if self._targets is None:
+            groups: dict[Echo, list[Subscriber]] = {}
+            own = self.own_echo
+            for subscriber in self.subscribers:
+                groups.setdefault(subscriber.echo or own, []).append(subscriber)
+            self._targets = tuple((echo, tuple(group)) for echo, group in groups.items())
+        return self._targets
+
+    def add(self, subscriber: Subscriber) -> None:
+        self.subscribers[subscriber] = None
+        self._targets = None
+
+    def remove(self, subscriber: Subscriber) -> bool:
+        if self.subscribers.pop(subscriber, 0) is None:
+            self._targets = None
+            return True
+        return False
+
+    def clear_subscribers(self) -> list[Subscriber]:
+        gone = list(self.subscribers)
+        self.subscribers.clear()
+        self._targets = None
+        return gone
+
+    @property
+    def unused(self) -> bool:
+        return not self.subscribers and not self.waiters and self.pending == 0
