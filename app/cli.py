@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import ipaddress
+import socket
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -25,6 +26,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--host", help="address to bind (env HOST, default 127.0.0.1)")
     parser.add_argument("--port", type=int, help="port to listen on (env PORT, default 3001)")
+    parser.add_argument(
+        "--socket-port",
+        type=int,
+        help="second port serving Socket.IO only (env SOCKET_PORT, default port + 1, 0: off)",
+    )
     parser.add_argument("--config", help="TOML config file (env PROFITMAKER_CONFIG)")
     return parser.parse_args(argv)
 
@@ -54,7 +60,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     try:
         settings = load_settings(
-            config_path=args.config, overrides={"host": args.host, "port": args.port}
+            config_path=args.config,
+            overrides={"host": args.host, "port": args.port, "socket_port": args.socket_port},
         )
         warning = check_token_policy(settings)
     except (SettingsError, StartupRefused) as exc:
@@ -89,14 +96,52 @@ def uvicorn_config(settings: Settings, application: Any) -> Any:
     )
 
 
+def bind_socket_port(settings: Settings) -> socket.socket | None:
+    """The listening socket for the second Socket.IO port, or None (off, or busy: warned).
+
+    A busy second port must not stop the server: the HTTP port serves Socket.IO as well.
+    """
+    port = settings.effective_socket_port
+    if port is None:
+        return None
+    family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
+    sock = socket.socket(family=family)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((settings.host.strip("[]"), port))
+    except OSError as exc:
+        sock.close()
+        structlog.get_logger("app.cli").warning(
+            "socket_port_unavailable",
+            socket_port=port,
+            error=exc.strerror or str(exc),
+            detail="Socket.IO stays available on the HTTP port",
+        )
+        return None
+    return sock
+
+
 def serve(settings: Settings) -> None:
     import uvicorn
 
     from app.entrypoints.asgi import create_app
+    from app.entrypoints.socket_port import SocketIOPortOnly
 
-    config = uvicorn_config(settings, create_app(settings))
-    structlog.get_logger("app.cli").info("server_listening", host=settings.host, port=settings.port)
-    uvicorn.Server(config).run()
+    application: Any = create_app(settings)
+    extra = bind_socket_port(settings)
+    if extra is not None:
+        application = SocketIOPortOnly(application, extra.getsockname()[1], settings.port)
+    config = uvicorn_config(settings, application)
+    sockets = [config.bind_socket()]  # exits with uvicorn's message if the HTTP port is busy
+    if extra is not None:
+        sockets.append(extra)
+    structlog.get_logger("app.cli").info(
+        "server_listening",
+        host=settings.host,
+        port=sockets[0].getsockname()[1],
+        socket_port=extra.getsockname()[1] if extra is not None else None,
+    )
+    uvicorn.Server(config).run(sockets=sockets)
 
 
 if __name__ == "__main__":

@@ -78,6 +78,9 @@ class ProxySettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     host: str = "127.0.0.1"
     port: int = 3001
+    socket_port: int | None = None
+    """A second port serving Socket.IO only (the terminal's client connects at port + 1).
+    None: ``port + 1``; 0: no second port. Same process, auth, hub and subscriptions."""
     api_token: str | None = None
     log_level: str = "info"
     log_format: Literal["auto", "json", "console"] = "auto"
@@ -92,6 +95,15 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     proxy: ProxySettings = msgspec.field(default_factory=ProxySettings)
     exchanges: dict[str, ExchangeSettings] = msgspec.field(default_factory=dict)
     disabled_plugins: list[str] = msgspec.field(default_factory=list)
+
+    @property
+    def effective_socket_port(self) -> int | None:
+        """The second Socket.IO port to open, or None (turned off, or no port + 1 exists)."""
+        if self.socket_port is not None:
+            return self.socket_port or None
+        if self.port <= 0 or self.port >= 65535:
+            return None  # an ephemeral HTTP port has no fixed neighbour
+        return self.port + 1
 
     @property
     def effective_token(self) -> str:
@@ -109,6 +121,7 @@ class SettingsError(ValueError):
 _ENV: dict[str, tuple[str, type]] = {
     "HOST": ("host", str),
     "PORT": ("port", int),
+    "SOCKET_PORT": ("socket_port", int),
     "API_TOKEN": ("api_token", str),
     "LOG_LEVEL": ("log_level", str),
     "LOG_FORMAT": ("log_format", str),

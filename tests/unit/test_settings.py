@@ -123,3 +123,14 @@ def test_runtime_config_matches_what_the_fanout_benchmark_measured() -> None:
     assert (config.host, config.port) == ("127.0.0.1", 3555)
     assert config.ws_per_message_deflate is False and config.ws == "websockets-sansio"
     assert config.timeout_graceful_shutdown == int(settings.shutdown_grace_seconds)
+
+
+def test_socket_port_defaults_to_port_plus_one_and_zero_turns_it_off() -> None:
+    assert load_settings(env={}).effective_socket_port == 3002
+    assert load_settings(env={"PORT": "4000"}).effective_socket_port == 4001
+    assert load_settings(env={"SOCKET_PORT": "5000"}).effective_socket_port == 5000
+    assert load_settings(env={"SOCKET_PORT": "0"}).effective_socket_port is None
+    assert load_settings(env={}, overrides={"port": 0}).effective_socket_port is None
+    assert load_settings(env={"SOCKET_PORT": "5000"}, overrides={"socket_port": 0}).socket_port == 0
+    with pytest.raises(SettingsError, match="SOCKET_PORT must be an integer"):
+        load_settings(env={"SOCKET_PORT": "next"})
