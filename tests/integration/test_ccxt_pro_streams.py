@@ -200,7 +200,7 @@ TICKER = StreamRequest(config=PRO, data_type="ticker", symbol=SYMBOL)
 async def test_hub_stream_recovers_after_the_exchange_drops_the_socket(
     hub_parts: tuple[StreamService, StreamHub, RecordingPublisher], binance_emulator: BinanceEmulator  # noqa: F811
 ) -> None:
-    streams, hub, publisher = hub_parts
+    streams, _hub, publisher = hub_parts
     ws = binance_emulator.ws
     await streams.subscribe("c1", TICKER)
     await publisher.wait(lambda: len(publisher.updates) >= 2, "updates")
@@ -221,7 +221,7 @@ async def test_hub_stream_recovers_after_the_exchange_drops_the_socket(
 async def test_watchdog_unsubscribes_and_resubscribes_a_silent_stream(
     hub_parts: tuple[StreamService, StreamHub, RecordingPublisher], binance_emulator: BinanceEmulator  # noqa: F811
 ) -> None:
-    streams, hub, publisher = hub_parts
+    streams, _hub, publisher = hub_parts
     ws = binance_emulator.ws
     await streams.subscribe("c1", TICKER)
     await publisher.wait(lambda: publisher.updates, "a first update")
