@@ -9,11 +9,15 @@ from __future__ import annotations
 from dependency_injector import containers, providers
 
 from app.adapters.backends import BackendRegistry
+from app.adapters.budget import InMemoryFreshnessCache, InMemoryRateBudget
 from app.adapters.cache.keys import CacheKeyer
 from app.adapters.cache.memory import InMemoryInstanceCache
+from app.adapters.ccxt.budget_hook import BudgetedGatewayFactory
+from app.adapters.clock import SystemClock
 from app.adapters.dns import SystemResolver
 from app.adapters.http import HttpxOutboundHttp
 from app.adapters.socketio import SocketIOPublisher
+from app.domain.budget.reads import ReadBudget
 from app.domain.exchange import ExchangeService
 from app.domain.proxy import ProxyPolicy, ProxyService
 from app.domain.streams import StreamHub, StreamService, SubscriptionRegistry
@@ -25,10 +29,30 @@ class Container(containers.DeclarativeContainer):
 
     registry = providers.Singleton(BackendRegistry.discover, settings)
 
+    clock = providers.Singleton(SystemClock)
+
+    # Issue 9: one rate budget per exchange and IP, in front of every ccxt instance.
+    rate_budget = providers.Singleton(
+        InMemoryRateBudget.from_settings, clock, settings.provided.budget
+    )
+    freshness_cache = providers.Singleton(
+        InMemoryFreshnessCache, max_entries=settings.provided.budget.cache_max_entries
+    )
+    read_budget = providers.Singleton(
+        ReadBudget,
+        cache=freshness_cache,
+        clock=clock,
+        max_age_ms=settings.provided.budget.max_age_ms,
+        enabled=settings.provided.budget.enabled,
+    )
+    gateway_factory = providers.Singleton(
+        BudgetedGatewayFactory, registry.provided.create, rate_budget, settings
+    )
+
     cache_keyer = providers.Singleton(CacheKeyer)
     instance_cache = providers.Singleton(
         InMemoryInstanceCache,
-        factory=registry.provided.create,
+        factory=gateway_factory,
         settings=settings.provided.cache,
         keyer=cache_keyer,
     )
@@ -37,6 +61,7 @@ class Container(containers.DeclarativeContainer):
         ExchangeService,
         cache=instance_cache,
         is_known_exchange=registry.provided.is_known,
+        reads=read_budget,
     )
 
     outbound_http = providers.Singleton(HttpxOutboundHttp)

@@ -31,6 +31,40 @@ class CcxtSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     enable_rate_limit: bool = True
 
 
+class ExchangeBudgetSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """``[exchanges.<id>.budget]``: the operator's word on an exchange's rate limit."""
+
+    weight_per_minute: float | None = None
+    """Overrides the main family's limit (binance spot /api) and what exchangeInfo publishes."""
+    family_weight_per_minute: dict[str, float] = msgspec.field(default_factory=dict)
+    """Per API family (binance: api, fapi, dapi, sapi), e.g. ``{fapi = 1200}``."""
+
+
+class BudgetSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """``[budget]``: coalesced and cached reads, and one rate limiter per exchange and IP."""
+
+    enabled: bool = True
+    """False: every read is its own exchange call and no shared limiter runs (the original)."""
+    max_age_ms: dict[str, int] = msgspec.field(
+        default_factory=lambda: {
+            "ticker": 500,
+            "orderbook": 250,
+            "trades": 500,
+            "ohlcv": 1000,
+            "balance": 0,
+            "capabilities": 0,
+        }
+    )
+    """Per data type, the oldest answer (ms) reused for an identical read."""
+    max_queue_wait_ms: int = 2000
+    """The longest a request waits for room in the budget; beyond it, our 429 at once."""
+    reserve_fraction: float = 0.05
+    """Share of each exchange limit we never use (other clients of the IP, calls in flight)."""
+    cache_max_entries: int = 10_000
+    stream_reads: bool = True
+    """Serve fetchTicker/fetchOrderBook from a live stream of the same data when fresh."""
+
+
 class ExchangeSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """Per-exchange operator settings, from ``[exchanges.<exchangeId>]``."""
 
@@ -40,6 +74,7 @@ class ExchangeSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True)
     """Deep-merged into the constructor config of every ccxt instance of this exchange."""
     options: dict[str, Any] = msgspec.field(default_factory=dict)
     """Free-form settings for non-ccxt backends (e.g. the simulator's seed and symbols)."""
+    budget: ExchangeBudgetSettings = msgspec.field(default_factory=ExchangeBudgetSettings)
 
 
 class StreamSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -93,6 +128,7 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     ccxt: CcxtSettings = msgspec.field(default_factory=CcxtSettings)
     streams: StreamSettings = msgspec.field(default_factory=StreamSettings)
     proxy: ProxySettings = msgspec.field(default_factory=ProxySettings)
+    budget: BudgetSettings = msgspec.field(default_factory=BudgetSettings)
     exchanges: dict[str, ExchangeSettings] = msgspec.field(default_factory=dict)
     disabled_plugins: list[str] = msgspec.field(default_factory=list)
 

@@ -66,6 +66,8 @@ def create_app(settings: Settings, container: Container | None = None) -> Applic
             "backend_catalog": container.registry,
             "proxy_service": container.proxy_service,
             "stream_service": container.stream_service,
+            "rate_budget": container.rate_budget,
+            "read_budget": container.read_budget,
         },
         lifespan=[resources, serving_gc],
     )

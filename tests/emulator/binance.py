@@ -21,6 +21,7 @@ from aiohttp import web
 from tests.emulator import market_data as md
 from tests.emulator.binance_ws import DEFAULT_INTERVAL, BinanceWsEmulator
 from tests.emulator.overrides import emulator_overrides
+from tests.emulator.weights import IpWeights, request_weight
 
 API_KEY = "emulator-api-key"
 SECRET = "emulator-secret"
@@ -53,12 +54,18 @@ class BinanceEmulator:
         secret: str = SECRET,
         now_ms: int = md.NOW_MS,
         ws_interval: float = DEFAULT_INTERVAL,
+        weight_limit: int | None = None,
+        accounts: dict[str, str] | None = None,
     ) -> None:
         self.bases = md.bases(symbols)
         # WebSocket streams (ccxt.pro) on the same server: see binance_ws.py.
         self.ws = BinanceWsEmulator(self.bases, now_ms=now_ms, interval=ws_interval)
         self.api_key = api_key
         self.secret = secret
+        # Extra API keys (key -> secret) the signed endpoints accept, besides api_key.
+        self.accounts: dict[str, str] = {api_key: secret, **(accounts or {})}
+        # Per-IP weight per minute: X-MBX-USED-WEIGHT-1M always; 429/418 over weight_limit.
+        self.weights = IpWeights(weight_limit)
         self.now_ms = now_ms
         self.counts: collections.Counter[str] = collections.Counter()
         self.host_counts: collections.Counter[str] = collections.Counter()
@@ -137,13 +144,31 @@ class BinanceEmulator:
         self.counts[path] += 1
         self.host_counts[host] += 1
         self.requests.append((request.method, host, request.path_qs))
+        section, endpoint = _section_endpoint(path)
+        verdict = self.weights.charge(
+            request.remote or "?", section, request_weight(section, endpoint, request.query)
+        )
+        used_header = {"X-MBX-USED-WEIGHT-1M": str(verdict.used)}
+        if verdict.status != 200:
+            body = {"code": -1003, "msg": "Way too much request weight used; IP banned."}
+            if verdict.status == 429:
+                body["msg"] = f"Too many requests; current limit is {self.weights.limit} request weight."
+            return web.json_response(
+                body,
+                status=verdict.status,
+                headers={**used_header, "Retry-After": str(verdict.retry_after)},
+            )
         failure = self._take_failure(path)
         if failure is not None:
             if failure.kind == "delay":
                 await asyncio.sleep(failure.delay)
             else:
-                return _failure_response(failure.kind)
-        return await self._route(request, path)
+                response = _failure_response(failure.kind)
+                response.headers.update(used_header)
+                return response
+        response = await self._route(request, path)
+        response.headers.update(used_header)
+        return response
 
     def _take_failure(self, path: str) -> Failure | None:
         for failure in self.failures:
@@ -154,9 +179,8 @@ class BinanceEmulator:
                 return failure
         return None
 
-    async def _route(self, request: web.Request, path: str) -> web.StreamResponse:
-        section, _, endpoint = path.lstrip("/").partition("/")  # "api", "v3/exchangeInfo"
-        endpoint = endpoint.split("/", 1)[-1]  # drop the version
+    async def _route(self, request: web.Request, path: str) -> web.Response:
+        section, endpoint = _section_endpoint(path)
         q = request.query
         if endpoint == "exchangeInfo":
             return self._exchange_info(section)
@@ -202,27 +226,42 @@ class BinanceEmulator:
     def _exchange_info(self, section: str) -> web.Response:
         # Cached bytes: the benchmark loads 2,000 symbols many times.
         if section == "fapi":
-            self._fapi_info = self._fapi_info or _dump(md.fapi_exchange_info(self.bases))
+            self._fapi_info = self._fapi_info or self._info(md.fapi_exchange_info(self.bases), 2400)
             body = self._fapi_info
         elif section == "dapi":
-            self._dapi_info = self._dapi_info or _dump(md.dapi_exchange_info(self.bases))
+            self._dapi_info = self._dapi_info or self._info(md.dapi_exchange_info(self.bases), 2400)
             body = self._dapi_info
         else:
-            self._spot_info = self._spot_info or _dump(md.spot_exchange_info(self.bases))
+            self._spot_info = self._spot_info or self._info(md.spot_exchange_info(self.bases), 6000)
             body = self._spot_info
         return web.Response(body=body, content_type="application/json")
+
+    def _info(self, info: dict[str, Any], default_limit: int) -> bytes:
+        """exchangeInfo publishes the REQUEST_WEIGHT limit this emulator applies."""
+        limit = self.weights.limit if self.weights.limit is not None else default_limit
+        info["rateLimits"] = [
+            {"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1, "limit": limit},
+            {"rateLimitType": "ORDERS", "interval": "SECOND", "intervalNum": 10, "limit": 100},
+            {"rateLimitType": "RAW_REQUESTS", "interval": "MINUTE", "intervalNum": 5, "limit": 61000},
+        ]
+        return _dump(info)
 
     def _account(self, request: web.Request) -> web.Response:
         raw = request.rel_url.raw_query_string
         payload, sep, signature = raw.rpartition("&signature=")
-        expected = hmac.new(self.secret.encode(), payload.encode(), hashlib.sha256).hexdigest()
-        if (
-            not sep
-            or request.headers.get("X-MBX-APIKEY") != self.api_key
-            or not hmac.compare_digest(signature, expected)
-        ):
+        secret = self.accounts.get(request.headers.get("X-MBX-APIKEY", ""))
+        expected = hmac.new(
+            (secret or "").encode(), payload.encode(), hashlib.sha256
+        ).hexdigest()
+        if not sep or secret is None or not hmac.compare_digest(signature, expected):
             return _error(401, -2015, "Invalid API-key, IP, or permissions for action.")
         return web.json_response(md.account(self.now_ms))
+
+
+def _section_endpoint(path: str) -> tuple[str, str]:
+    """``/api/v3/ticker/24hr`` -> ``("api", "ticker/24hr")``."""
+    section, _, endpoint = path.lstrip("/").partition("/")
+    return section, endpoint.split("/", 1)[-1]  # drop the version
 
 
 def _split_host(path: str) -> tuple[str, str]:
@@ -243,7 +282,9 @@ def _dump(data: Any) -> bytes:
 
 def _failure_response(kind: str) -> web.Response:
     if kind == "rate_limit":
-        return _error(429, -1003, "Too many requests; current limit is 6000 request weight.")
+        response = _error(429, -1003, "Too many requests; current limit is 6000 request weight.")
+        response.headers["Retry-After"] = "1"
+        return response
     if kind == "unavailable":
         return web.Response(status=503, text="Service Unavailable")
     if kind == "bad_symbol":

@@ -25,6 +25,8 @@ async def ccxt_client(binance_emulator: BinanceEmulator) -> AsyncIterator[Client
     settings = make_settings()
     settings.exchanges["binance"] = ExchangeSettings(ccxt=binance_emulator.overrides())
     settings.ccxt.enable_rate_limit = False
+    # Every request reaches the emulator (failure injection): no freshness window.
+    settings.budget.max_age_ms = dict.fromkeys(settings.budget.max_age_ms, 0)
     async with served_client(make_app(settings, [CcxtBackend(settings)])) as client:
         yield client
 
@@ -144,6 +146,7 @@ async def test_unknown_symbol_at_the_exchange_is_400(ccxt_client: Client) -> Non
 async def test_exchange_timeout_is_504(binance_emulator: BinanceEmulator) -> None:  # noqa: F811
     settings = make_settings()
     settings.exchanges["binance"] = ExchangeSettings(ccxt=binance_emulator.overrides(timeout=300))
+    settings.budget.max_age_ms = dict.fromkeys(settings.budget.max_age_ms, 0)
     async with served_client(make_app(settings, [CcxtBackend(settings)])) as client:
         body = {"config": {"exchangeId": "binance"}, "symbol": "BTC/USDT"}
         assert (await post(client, "fetchTicker", body)).status_code == 200

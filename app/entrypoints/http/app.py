@@ -18,6 +18,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 from app import __version__
 from app.adapters.backends import BackendRegistry
 from app.entrypoints.http.auth import BearerAuthMiddleware
+from app.entrypoints.http.budget import budget_stats
 from app.entrypoints.http.content_type import JsonContentTypeMiddleware
 from app.entrypoints.http.errors import ApiError
 from app.entrypoints.http.exception_handlers import (
@@ -53,7 +54,8 @@ async def list_backends(backend_catalog: NamedDependency[BackendRegistry]) -> di
 def route_handlers() -> list[Any]:
     """Every REST handler. New entrypoint modules add theirs here."""
     return [
-        health, list_backends, ExchangeController, WatchController, stream_stats, proxy_request
+        health, list_backends, ExchangeController, WatchController, stream_stats, proxy_request,
+        budget_stats,
     ]
 
 

@@ -28,12 +28,20 @@ STATUS_BY_ERROR: tuple[tuple[type[domain.DomainError], int], ...] = (
 class ApiError(Exception):
     """An error answer in the contract's shape, raised by handlers, rendered by the app."""
 
-    def __init__(self, status: int, error: str, details: str, error_type: str) -> None:
+    def __init__(
+        self,
+        status: int,
+        error: str,
+        details: str,
+        error_type: str,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(error)
         self.status = status
         self.error = error
         self.details = details
         self.error_type = error_type
+        self.headers = headers or {}
 
     def body(self) -> dict[str, str]:
         return {"error": self.error, "details": self.details, "errorType": self.error_type}
@@ -56,6 +64,12 @@ def endpoint_errors(error_text: str) -> Iterator[None]:
     try:
         yield
     except domain.DomainError as exc:
+        # Our own budget refusal says when to come back (issue 9).
+        retry_after = getattr(exc, "retry_after_header", None)
         raise ApiError(
-            status_for(exc), exc.headline or error_text, scrub_text(exc.details), exc.error_type
+            status_for(exc),
+            exc.headline or error_text,
+            scrub_text(exc.details),
+            exc.error_type,
+            headers={"Retry-After": retry_after} if isinstance(retry_after, str) else None,
         ) from exc

@@ -15,14 +15,22 @@ from app.entrypoints.http.exchange import ERROR_TEXTS
 log = structlog.get_logger(__name__)
 
 
-def _error(status: int, error: str, details: str | None, error_type: str) -> Response[Any]:
+def _error(
+    status: int,
+    error: str,
+    details: str | None,
+    error_type: str,
+    headers: dict[str, str] | None = None,
+) -> Response[Any]:
     return Response(
-        {"error": error, "details": details, "errorType": error_type}, status_code=status
+        {"error": error, "details": details, "errorType": error_type},
+        status_code=status,
+        headers=headers,
     )
 
 
 def api_error_handler(_request: Request[Any, Any, Any], exc: ApiError) -> Response[Any]:
-    return _error(exc.status, exc.error, exc.details, exc.error_type)
+    return _error(exc.status, exc.error, exc.details, exc.error_type, exc.headers or None)
 
 
 def validation_error_handler(

@@ -5,12 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
-from litestar import Controller, post
+from litestar import Controller, Response, post
 from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import JSONBody
 
+from app.domain.budget.model import ReadReceipt
 from app.domain.exchange import ExchangeService
+from app.entrypoints.http.data_source import DATA_SOURCE_HEADERS, served
 from app.entrypoints.http.errors import ApiError, endpoint_errors
 from app.entrypoints.http.schemas import (
     BalanceResponse,
@@ -55,7 +57,7 @@ def error_responses(*statuses: int) -> dict[int, ResponseSpec]:
         400: "Bad input: body, config, symbol, unknown exchange, credentials refused",
         401: "Access token required",
         403: "Invalid token",
-        429: "Rate limited by the exchange",
+        429: "Rate limited: by the exchange, or by our shared budget for it (then with Retry-After)",
         501: "Not supported by this exchange",
         502: "Exchange unreachable or answered with an error",
         503: "Exchange unavailable (maintenance)",
@@ -105,55 +107,83 @@ class ExchangeController(Controller):
             hasCredentials=config.has_credentials,
         )
 
-    @post("/fetchTicker", status_code=200, summary="fetch_ticker(symbol)", responses=EXCHANGE_ERRORS)
+    @post(
+        "/fetchTicker",
+        status_code=200,
+        summary="fetch_ticker(symbol)",
+        responses=EXCHANGE_ERRORS,
+        response_headers=DATA_SOURCE_HEADERS,
+    )
     async def fetch_ticker(
         self, data: JSONBody[SymbolRequest], exchange_service: NamedDependency[ExchangeService]
-    ) -> TickerResponse:
+    ) -> Response[TickerResponse]:
+        receipt = ReadReceipt()
         with endpoint_errors(ERROR_TEXTS["/api/exchange/fetchTicker"]):
             result = await exchange_service.fetch_ticker(
-                config_mapping(data.config), data.symbol, data.params
+                config_mapping(data.config),
+                data.symbol,
+                data.params,
+                max_age_ms=data.maxAgeMs,
+                receipt=receipt,
             )
-        return TickerResponse(success=True, data=result)
+        return served(TickerResponse(success=True, data=result), receipt)
 
     @post(
         "/fetchOrderBook",
         status_code=200,
         summary="fetch_order_book(symbol, limit)",
         responses=EXCHANGE_ERRORS,
+        response_headers=DATA_SOURCE_HEADERS,
     )
     async def fetch_order_book(
         self, data: JSONBody[OrderBookRequest], exchange_service: NamedDependency[ExchangeService]
-    ) -> OrderBookResponse:
+    ) -> Response[OrderBookResponse]:
+        receipt = ReadReceipt()
         with endpoint_errors(ERROR_TEXTS["/api/exchange/fetchOrderBook"]):
             result = await exchange_service.fetch_order_book(
-                config_mapping(data.config), data.symbol, data.limit, data.params
+                config_mapping(data.config),
+                data.symbol,
+                data.limit,
+                data.params,
+                max_age_ms=data.maxAgeMs,
+                receipt=receipt,
             )
-        return OrderBookResponse(success=True, data=result)
+        return served(OrderBookResponse(success=True, data=result), receipt)
 
     @post(
         "/fetchTrades",
         status_code=200,
         summary="fetch_trades(symbol, since, limit)",
         responses=EXCHANGE_ERRORS,
+        response_headers=DATA_SOURCE_HEADERS,
     )
     async def fetch_trades(
         self, data: JSONBody[TradesRequest], exchange_service: NamedDependency[ExchangeService]
-    ) -> TradesResponse:
+    ) -> Response[TradesResponse]:
+        receipt = ReadReceipt()
         with endpoint_errors(ERROR_TEXTS["/api/exchange/fetchTrades"]):
             result = await exchange_service.fetch_trades(
-                config_mapping(data.config), data.symbol, data.since, data.limit, data.params
+                config_mapping(data.config),
+                data.symbol,
+                data.since,
+                data.limit,
+                data.params,
+                max_age_ms=data.maxAgeMs,
+                receipt=receipt,
             )
-        return TradesResponse(success=True, data=result)
+        return served(TradesResponse(success=True, data=result), receipt)
 
     @post(
         "/fetchOHLCV",
         status_code=200,
         summary="fetch_ohlcv(symbol, timeframe or 1m, since, limit)",
         responses=EXCHANGE_ERRORS,
+        response_headers=DATA_SOURCE_HEADERS,
     )
     async def fetch_ohlcv(
         self, data: JSONBody[OHLCVRequest], exchange_service: NamedDependency[ExchangeService]
-    ) -> OHLCVResponse:
+    ) -> Response[OHLCVResponse]:
+        receipt = ReadReceipt()
         with endpoint_errors(ERROR_TEXTS["/api/exchange/fetchOHLCV"]):
             result = await exchange_service.fetch_ohlcv(
                 config_mapping(data.config),
@@ -162,34 +192,45 @@ class ExchangeController(Controller):
                 data.since,
                 data.limit,
                 data.params,
+                max_age_ms=data.maxAgeMs,
+                receipt=receipt,
             )
-        return OHLCVResponse(success=True, data=result)
+        return served(OHLCVResponse(success=True, data=result), receipt)
 
     @post(
         "/fetchBalance",
         status_code=200,
         summary="fetch_balance() (needs apiKey and secret in config)",
         responses=EXCHANGE_ERRORS,
+        response_headers=DATA_SOURCE_HEADERS,
     )
     async def fetch_balance(
         self, data: JSONBody[ConfigRequest], exchange_service: NamedDependency[ExchangeService]
-    ) -> BalanceResponse:
+    ) -> Response[BalanceResponse]:
+        receipt = ReadReceipt()
         with endpoint_errors(ERROR_TEXTS["/api/exchange/fetchBalance"]):
-            result = await exchange_service.fetch_balance(config_mapping(data.config), data.params)
-        return BalanceResponse(success=True, data=result)
+            result = await exchange_service.fetch_balance(
+                config_mapping(data.config), data.params, max_age_ms=data.maxAgeMs, receipt=receipt
+            )
+        return served(BalanceResponse(success=True, data=result), receipt)
 
     @post(
         "/capabilities",
         status_code=200,
         summary="has, markets, symbols, timeframes and fees of an exchange",
         responses=EXCHANGE_ERRORS,
+        response_headers=DATA_SOURCE_HEADERS,
     )
     async def capabilities(
         self, data: JSONBody[ConfigRequest], exchange_service: NamedDependency[ExchangeService]
-    ) -> CapabilitiesResponse:
+    ) -> Response[CapabilitiesResponse]:
+        receipt = ReadReceipt()
         with endpoint_errors(ERROR_TEXTS["/api/exchange/capabilities"]):
-            result = await exchange_service.capabilities(config_mapping(data.config))
-        return msgspec.convert({"success": True, "data": result}, CapabilitiesResponse)
+            result = await exchange_service.capabilities(
+                config_mapping(data.config), max_age_ms=data.maxAgeMs, receipt=receipt
+            )
+        body = msgspec.convert({"success": True, "data": result}, CapabilitiesResponse)
+        return served(body, receipt)
 
 
 __all__ = ["ERROR_TEXTS", "EXCHANGE_ERRORS", "ExchangeController", "error_responses"]

@@ -19,6 +19,18 @@ _PARAMS = Annotated[
 ]
 
 
+_MAX_AGE_MS = Annotated[
+    Annotated[int, msgspec.Meta(ge=0)] | None,
+    msgspec.Meta(
+        description=(
+            "Oldest acceptable answer in ms (default: the server's `[budget.max_age_ms]` for "
+            "the data type; a larger value does not raise it). 0: ask the exchange, though an "
+            "identical call already in flight is still shared."
+        ),
+        examples=[0],
+    ),
+]
+
 _EXCHANGE_ID = Annotated[str, msgspec.Meta(description="A CCXT exchange id", examples=["binance"])]
 
 
@@ -46,6 +58,7 @@ class InstanceRequest(_ConfigFields, kw_only=True):
 class ConfigRequest(msgspec.Struct, kw_only=True):
     config: ExchangeConfigBody
     params: _PARAMS = None
+    maxAgeMs: _MAX_AGE_MS = None
 
 
 class SymbolRequest(msgspec.Struct, kw_only=True):
@@ -54,6 +67,7 @@ class SymbolRequest(msgspec.Struct, kw_only=True):
         str, msgspec.Meta(description="Unified CCXT symbol", examples=["BTC/USDT", "BTC/USDT:USDT"])
     ]
     params: _PARAMS = None
+    maxAgeMs: _MAX_AGE_MS = None
 
 
 class OrderBookRequest(SymbolRequest, kw_only=True):

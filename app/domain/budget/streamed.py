@@ -1,0 +1,33 @@
+"""Turning a live stream's latest update into the answer a REST read would have given.
+
+Only what REST would have answered: a ticker without bid or ask (binance ccxt.pro's default
+``miniTicker`` channel) does not stand in for fetchTicker; a book is cut to the asked limit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+TICKER_REQUIRED = ("symbol", "last", "bid", "ask")
+"""Fields a REST ticker always has on exchanges that publish a full ticker channel."""
+
+
+def ticker_from_stream(data: Any) -> dict[str, Any] | None:
+    """A copy of a streamed ticker, or None when it lacks a field of ``TICKER_REQUIRED``."""
+    if not isinstance(data, Mapping):
+        return None
+    if any(data.get(field) is None for field in TICKER_REQUIRED):
+        return None
+    return dict(data)
+
+
+def book_from_stream(data: Any, limit: int | None) -> dict[str, Any] | None:
+    """A copy of a streamed order book, each side cut to ``limit`` levels; None if unusable."""
+    if not isinstance(data, Mapping):
+        return None
+    bids, asks = data.get("bids"), data.get("asks")
+    if not isinstance(bids, list) or not isinstance(asks, list) or not (bids or asks):
+        return None
+    end = limit if limit is not None else None
+    return {**data, "bids": [list(level) for level in bids[:end]], "asks": [list(level) for level in asks[:end]]}
