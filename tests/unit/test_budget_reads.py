@@ -105,7 +105,7 @@ async def test_public_reads_coalesce_whatever_the_credentials() -> None:
 def test_private_reads_are_scoped_by_the_credential_key_only() -> None:
     assert key(KEYED, "balance").text != key(PUBLIC, "ticker").text
     assert "cred-abc" in key(KEYED, "balance").text
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="credential scope"):
         ReadKey.of(KEYED, "balance", "fetchBalance", {})
 
 
