@@ -16,11 +16,20 @@ from tests.emulator.binance import BinanceEmulator
 
 
 def _stats(emulator: BinanceEmulator) -> dict[str, object]:
-    return {"total": sum(emulator.counts.values()), "counts": dict(emulator.counts)}
+    return {
+        "total": sum(emulator.counts.values()),
+        "counts": dict(emulator.counts),
+        # answers by status of the per-IP weight rules (200, 429, 418): bench/budget.py
+        "statuses": {str(k): v for k, v in emulator.weights.statuses.items()},
+    }
 
 
-async def serve(symbols: int) -> None:
-    emulator = BinanceEmulator(symbols=symbols)
+async def serve(symbols: int, weight_limit: int | None = None, accounts: int = 0) -> None:
+    emulator = BinanceEmulator(
+        symbols=symbols,
+        weight_limit=weight_limit,
+        accounts={f"bench-key-{i}": f"bench-secret-{i}" for i in range(accounts)},
+    )
     await emulator.start()
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader()
@@ -39,6 +48,7 @@ async def serve(symbols: int) -> None:
                 emulator.counts.clear()
                 emulator.host_counts.clear()
                 emulator.requests.clear()  # grows by one tuple per request otherwise
+                emulator.weights.reset()  # used weight, 429 and 418 state
                 reply({"ok": True})
             elif line == "quit":
                 reply({"ok": True})
@@ -52,13 +62,17 @@ async def serve(symbols: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--symbols", type=int, default=2000)
+    parser.add_argument("--weight-limit", type=int, default=None,
+                        help="per-IP REQUEST_WEIGHT per minute; over it 429, then 418")
+    parser.add_argument("--accounts", type=int, default=0,
+                        help="extra API keys bench-key-<i> / bench-secret-<i>")
     args = parser.parse_args()
     try:
         import uvloop
     except ImportError:  # the plain loop only makes the upstream slower
-        asyncio.run(serve(args.symbols))
+        asyncio.run(serve(args.symbols, args.weight_limit, args.accounts))
     else:
-        uvloop.run(serve(args.symbols))
+        uvloop.run(serve(args.symbols, args.weight_limit, args.accounts))
 
 
 if __name__ == "__main__":

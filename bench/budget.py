@@ -1,0 +1,297 @@
+"""Issue 9 benchmark: the read budget (coalescing, freshness, shared limiter) before and after.
+
+    .venv/bin/python -m bench.budget            # about a minute
+    .venv/bin/python -m bench.budget --seconds 1   # shorter load phases, same tables
+
+Everything runs on 127.0.0.1: the binance emulator (``tests.emulator``) in a child process,
+the server as a child via its CLI (ccxt throttle ON: ``enableRateLimit = true``, the only safe
+mode against a real exchange), this process as the load client. "before" is the same server
+with ``[budget] enabled = false``: one exchange call per read and one ccxt throttle per
+instance, as the original behaves. Every load loop is bounded by a request count and a time
+budget; children are stopped in ``finally``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import signal
+import sys
+import time
+import tomllib
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+if __package__ in (None, ""):  # run as `python bench/budget.py`
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.rest_loadgen import Connection, build_request, open_connections, run_load
+from bench.rest_procs import (
+    HOST,
+    REPO,
+    EmulatorProcess,
+    ServerProcess,
+    _die_with_parent,
+    _strip_none,
+    toml_document,
+)
+from bench.rest_report import machine_header, table
+
+MODES = ("before", "after")
+HERD_KEYS = 40
+HERD_WEIGHT_LIMIT = 600
+SYMBOLS = 64
+MAX_REQUESTS = 200_000  # per load phase; the time budget ends it first
+ORIGINAL = "original (issue 9): 50 req/s, p50 320 ms, 150 calls"
+
+
+class BudgetEmulator(EmulatorProcess):
+    """The bench emulator with a per-IP weight limit and extra API keys."""
+
+    def __init__(self, symbols: int, *, weight_limit: int | None = None, accounts: int = 0) -> None:
+        super().__init__(symbols)
+        self.weight_limit = weight_limit
+        self.accounts = accounts
+
+    async def start(self) -> None:
+        args = ["--symbols", str(self.symbols), "--accounts", str(self.accounts)]
+        if self.weight_limit is not None:
+            args += ["--weight-limit", str(self.weight_limit)]
+        self.proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bench.rest_emulator", *args,
+            cwd=REPO, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+            start_new_session=True, preexec_fn=_die_with_parent,
+        )
+        hello = await self._line(timeout=60)
+        self.base_url = hello["base_url"]
+
+    async def stats(self) -> dict[str, Any]:
+        return await self.command("stats")
+
+
+def config_text(base_url: str, *, enabled: bool) -> str:
+    from tests.emulator.overrides import emulator_overrides
+
+    overrides = _strip_none(emulator_overrides(base_url, "binance"))
+    text = toml_document({
+        "": {"log_level": "warning"},
+        "ccxt": {"enable_rate_limit": True},
+        "budget": {"enabled": enabled},
+        "exchanges.binance": {"ccxt": overrides},
+    })
+    if tomllib.loads(text)["exchanges"]["binance"]["ccxt"] != overrides:
+        raise AssertionError("TOML writer lost part of the ccxt overrides")
+    return text
+
+
+def ticker_calls(stats: dict[str, Any]) -> int:
+    return sum(n for path, n in stats["counts"].items() if path.endswith("/ticker/24hr"))
+
+
+def rest_calls(stats: dict[str, Any]) -> int:
+    """Every emulator request except market loading (exchangeInfo)."""
+    return sum(n for path, n in stats["counts"].items() if not path.endswith("/exchangeInfo"))
+
+
+class Server:
+    """A started server plus request builders (token in every request)."""
+
+    def __init__(self, process: ServerProcess, token: str) -> None:
+        self.process = process
+        self.token = token
+
+    def request(self, path: str, body: Any) -> bytes:
+        headers = {"Authorization": f"Bearer {self.token}"}
+        return build_request("POST", HOST, self.process.port, path, body, headers)
+
+    async def one(self, path: str, body: Any) -> tuple[int, bytes]:
+        conn = await Connection.open(HOST, self.process.port)
+        try:
+            return await conn.request(self.request(path, body))
+        finally:
+            await conn.close()
+
+
+async def started_server(base_url: str, mode: str, token: str) -> Server:
+    process = ServerProcess(config_text(base_url, enabled=mode == "after"), token)
+    await process.start()
+    server = Server(process, token)
+    status, body = await server.one("/api/exchange/instance", {"exchangeId": "binance"})
+    if status != 200:
+        await process.stop()
+        raise RuntimeError(f"instance failed: {status} {body[:200]!r}")
+    return server
+
+
+def ticker_body(symbol: str, key: int | None = None) -> dict[str, Any]:
+    config: dict[str, Any] = {"exchangeId": "binance"}
+    if key is not None:
+        config |= {"apiKey": f"bench-key-{key}", "secret": f"bench-secret-{key}"}
+    return {"config": config, "symbol": symbol}
+
+
+async def section_throughput(emulator: BudgetEmulator, token: str, bases: list[str],
+                             seconds: float) -> list[str]:
+    """c16 identical, c16 over 16 symbols, and one burst of 50 identical reads."""
+    rows_same: list[list[Any]] = []
+    rows_many: list[list[Any]] = []
+    rows_burst: list[list[Any]] = []
+    for mode in MODES:
+        server = await started_server(emulator.base_url, mode, token)
+        try:
+            for rows, symbols in ((rows_same, ["BTC/USDT"] * 16),
+                                  (rows_many, [f"{b}/USDT" for b in bases[:16]])):
+                conns = await open_connections(HOST, server.process.port, 16)
+                try:
+                    calls = [c.caller(server.request("/api/exchange/fetchTicker", ticker_body(s)))
+                             for c, s in zip(conns, symbols, strict=True)]
+                    await asyncio.sleep(1.1)  # past every freshness window: a cold start
+                    await emulator.reset()
+                    result = await run_load(calls, max_requests=MAX_REQUESTS, max_seconds=seconds)
+                    stats = await emulator.stats()
+                finally:
+                    for conn in conns:
+                        await conn.close()
+                rows.append([mode, result.rps, result.pct_ms(50), result.pct_ms(99),
+                             result.completed, result.errors, ticker_calls(stats)])
+            await asyncio.sleep(1.1)
+            await emulator.reset()
+            conns = await open_connections(HOST, server.process.port, 50)
+            try:
+                data = server.request("/api/exchange/fetchTicker", ticker_body("ETH/USDT"))
+                began = time.perf_counter()
+                answers = await asyncio.gather(*(c.request(data) for c in conns))
+                burst_ms = (time.perf_counter() - began) * 1000
+            finally:
+                for conn in conns:
+                    await conn.close()
+            stats = await emulator.stats()
+            ok = sum(1 for status, _ in answers if status == 200)
+            rows_burst.append([mode, ok, burst_ms, ticker_calls(stats)])
+        finally:
+            await server.process.stop()
+    headers = ["mode", "req/s", "p50 ms", "p99 ms", "answers", "errors", "exchange calls"]
+    ratio = rows_same[1][1] / rows_same[0][1] if rows_same[0][1] else float("nan")
+    return [
+        table(f"c16 identical fetchTicker BTC/USDT, {seconds:g} s", headers, rows_same, notes=[
+            ORIGINAL,
+            f"after/before req/s: {ratio:.1f}x (target >= 10x with no more exchange calls)",
+        ]),
+        table(f"c16 fetchTicker over 16 symbols (one each), {seconds:g} s", headers, rows_many),
+        table("50 concurrent identical fetchTicker (one burst)",
+              ["mode", "answers 200", "burst ms", "exchange calls"], rows_burst,
+              notes=["target after: 1 exchange call"]),
+    ]
+
+
+async def herd_client(server: Server, conn: Connection, key: int, symbol: str,
+                      deadline: float, outcomes: Counter[str], budget: int) -> None:
+    """One terminal: its own API key, its own symbol; ticker and book in turn until the end."""
+    ticker = server.request("/api/exchange/fetchTicker", ticker_body(symbol, key))
+    book = server.request("/api/exchange/fetchOrderBook", {**ticker_body(symbol, key), "limit": 100})
+    for i in range(budget):
+        if time.perf_counter() >= deadline:
+            return
+        status, body = await conn.request(book if i % 2 else ticker)
+        if status == 200:
+            outcomes["200 data"] += 1
+        elif status == 429 and b"RateLimitExceeded" in body and (
+            b"budget is used up" in body or b"held back" in body
+        ):
+            outcomes["429 ours"] += 1
+        elif status == 429:
+            outcomes["429 exchange's"] += 1
+        elif status >= 500:
+            outcomes["5xx"] += 1
+        else:
+            outcomes[f"{status} other"] += 1
+
+
+async def section_herd(token: str, bases: list[str], seconds: float) -> list[str]:
+    """40 API keys x 40 symbols at once against an emulator limit of 600 weight per minute."""
+    rows: list[list[Any]] = []
+    for mode in MODES:
+        emulator = BudgetEmulator(SYMBOLS, weight_limit=HERD_WEIGHT_LIMIT, accounts=HERD_KEYS)
+        await emulator.start()
+        try:
+            server = await started_server(emulator.base_url, mode, token)
+            try:
+                conns = await open_connections(HOST, server.process.port, HERD_KEYS)
+                outcomes: Counter[str] = Counter()
+                deadline = time.perf_counter() + seconds
+                try:
+                    await asyncio.wait_for(asyncio.gather(*(
+                        herd_client(server, conns[i], i, f"{bases[i]}/USDT", deadline, outcomes,
+                                    MAX_REQUESTS // HERD_KEYS)
+                        for i in range(HERD_KEYS)
+                    )), seconds + 60)
+                finally:
+                    for conn in conns:
+                        await conn.close()
+                stats = await emulator.stats()
+            finally:
+                await server.process.stop()
+        finally:
+            await emulator.stop()
+        statuses = stats.get("statuses", {})
+        rows.append([
+            mode, statuses.get("429", 0), statuses.get("418", 0), outcomes["429 ours"],
+            outcomes["429 exchange's"], outcomes["200 data"], outcomes["5xx"],
+            sum(v for k, v in outcomes.items() if k.endswith("other")), rest_calls(stats),
+        ])
+    return [table(
+        f"herd: {HERD_KEYS} API keys x {HERD_KEYS} symbols (ticker + book limit 100 in turn), "
+        f"{seconds:g} s, emulator limit {HERD_WEIGHT_LIMIT} weight/min per IP",
+        ["mode", "emulator 429", "emulator 418", "our 429", "exchange 429 passed on",
+         "answers 200", "5xx", "other", "exchange calls"],
+        rows,
+        notes=["target after: 0 x 418, at most one 429 at the emulator; data or our 429, no 5xx"],
+    )]
+
+
+async def run(seconds: float) -> None:
+    from tests.emulator import market_data as md
+
+    token = secrets.token_urlsafe(24)
+    load_before = Path("/proc/loadavg").read_text().split()[:3]
+    emulator = BudgetEmulator(SYMBOLS)
+    sections: list[str] = []
+    try:
+        await emulator.start()
+        bases = list(md.bases(SYMBOLS))
+        sections += await section_throughput(emulator, token, bases, seconds)
+    finally:
+        await emulator.stop()
+    sections += await section_herd(token, bases, seconds)
+    print(machine_header("bench.budget: read budget before/after (issue 9)", {
+        "ccxt enableRateLimit": "true (server, both modes)",
+        "before": "[budget] enabled = false (one exchange call per read, as the original)",
+        "after": "[budget] defaults (ticker 500 ms, orderbook 250 ms, shared limiter)",
+        "loadavg 1/5/15 min": f"{' '.join(load_before)} at start, "
+        f"{' '.join(Path('/proc/loadavg').read_text().split()[:3])} at end",
+    }))
+    for section in sections:
+        print(section)
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=3.0, help="length of each load phase")
+    parser.add_argument("--max-minutes", type=float, default=10.0, help="hard stop for the run")
+    args = parser.parse_args(argv)
+
+    async def bounded() -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
+        await asyncio.wait_for(run(args.seconds), args.max_minutes * 60)
+
+    asyncio.run(bounded())
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
