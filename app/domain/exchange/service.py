@@ -12,6 +12,7 @@ from app.domain.budget.streamed import book_from_stream, ticker_from_stream
 from app.domain.config import ExchangeConfig, parse_exchange_config
 from app.domain.validation import (
     check_params,
+    check_timeframe_supported,
     optional_limit,
     optional_since,
     require_credentials,
@@ -184,14 +185,15 @@ class ExchangeService:
             "limit": limit,
             "params": params,
         }
+
+        async def call(gateway: ExchangeGateway) -> list[list[float]]:
+            # The shared rule the watch and subscribe paths apply too (issue 10 item 2).
+            caps = await gateway.capabilities()
+            check_timeframe_supported(gateway.exchange_id, timeframe, caps.timeframes)
+            return await gateway.fetch_ohlcv(symbol, timeframe, since, limit, params)
+
         return await self._read(
-            config,
-            "ohlcv",
-            "fetchOHLCV",
-            args,
-            lambda gateway: gateway.fetch_ohlcv(symbol, timeframe, since, limit, params),
-            max_age_ms=max_age_ms,
-            receipt=receipt,
+            config, "ohlcv", "fetchOHLCV", args, call, max_age_ms=max_age_ms, receipt=receipt
         )
 
     async def fetch_balance(

@@ -7,10 +7,11 @@ import contextlib
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
-from app.domain.errors import PERMANENT_ERRORS, BadSymbol, DomainError
+from app.domain.errors import PERMANENT_ERRORS, DomainError
 from app.domain.streams.backoff import Backoff
 from app.domain.streams.model import StreamRequest, SubscriptionRejected
 from app.domain.streams.watchdog import SilentStream
+from app.domain.validation import check_symbol_listed, check_timeframe_supported
 from app.ports.exchange_gateway import WATCH_METHODS, ExchangeGateway
 from app.ports.instance_cache import InstanceCache
 
@@ -28,7 +29,16 @@ class UpstreamEvents(Protocol):
 
 
 async def validate(gateway: ExchangeGateway, request: StreamRequest) -> None:
-    """Permanent problems, found before anyone is told ``subscribed``."""
+    """Permanent problems, found before anyone is told ``subscribed`` or a REST watch waits.
+
+    The symbol and timeframe rules are the shared ones (``app.domain.validation``), so the
+    stream paths refuse what the fetch paths refuse, with the same text.
+
+    Raises:
+        SubscriptionRejected: the exchange has no such watch method (errorType NotSupported).
+        BadSymbol: the exchange does not list the symbol.
+        BadInput: the exchange does not offer the ohlcv timeframe.
+    """
     method = WATCH_METHODS[request.data_type]
     if not gateway.has(method):
         raise SubscriptionRejected(
@@ -36,20 +46,12 @@ async def validate(gateway: ExchangeGateway, request: StreamRequest) -> None:
         )
     if request.data_type == "balance":
         return
-    symbols = (await gateway.capabilities()).symbols
-    if symbols and not _listed(request.symbol, symbols):
-        raise SubscriptionRejected(
-            f"{request.exchange_id} does not have market symbol {request.symbol}",
-            error_type=BadSymbol.__name__,
+    capabilities = await gateway.capabilities()
+    check_symbol_listed(request.exchange_id, request.symbol, capabilities.symbols)
+    if request.data_type == "ohlcv":
+        check_timeframe_supported(
+            request.exchange_id, request.timeframe or "1m", capabilities.timeframes
         )
-
-
-def _listed(symbol: str, symbols: list[str]) -> bool:
-    if symbol in symbols:
-        return True
-    # "BTC/USDT" on a futures instance resolves to "BTC/USDT:USDT".
-    prefix = symbol + ":"
-    return any(s.startswith(prefix) for s in symbols)
 
 
 def watch_once(gateway: ExchangeGateway, request: StreamRequest) -> Awaitable[Any]:
