@@ -212,7 +212,7 @@ async def test_permanent_errors_are_refused_before_subscribed_and_leave_nothing(
     backend.gateway_kwargs["has"] = {"watchTrades": False}
     with pytest.raises(SubscriptionRejected, match="fake does not support watchTrades"):
         await streams.subscribe("c1", request("trades"))
-    with pytest.raises(SubscriptionRejected, match="does not have market symbol NOPE/USDT"):
+    with pytest.raises(BadSymbol, match="does not have market symbol NOPE/USDT"):
         await streams.subscribe("c1", request("ticker", "NOPE/USDT"))
     await hub.idle()
     assert streams.stats() == {"streams": 0, "loops": 0, "subscriptions": 0, "connections": 0}
@@ -447,3 +447,27 @@ async def test_stream_logs_carry_no_credentials(
     events = [entry["event"] for entry in logs]
     assert {"stream_started", "stream_retrying", "stream_stopped"} <= set(events)
     assert "AKIA-visible-key" not in repr(logs) and "s3cr3t-value" not in repr(logs)
+
+
+async def test_latest_and_snapshot_report_a_live_streams_last_update_and_counts(
+    hub: StreamHub, streams: StreamService, backend: FakeBackend
+) -> None:
+    """The read-only queries budget (latest) and metrics (snapshot) build on."""
+    assert streams.latest(request()) is None  # no stream yet
+    await streams.subscribe("c1", request())
+    gw = gateway(backend)
+    await gw.wait_for_watchers("ticker", "BTC/USDT")
+    assert streams.latest(request()) is None  # live, nothing delivered yet
+    waiter = asyncio.create_task(streams.read_next(request(), timeout=2))
+    await eventually(lambda: hub.snapshot()[0].waiters == 1)
+    (before,) = hub.snapshot()
+    assert (before.data_type, before.symbol, before.subscribers, before.latest_age_seconds) == (
+        "ticker", "BTC/USDT", 1, None
+    )
+    gw.push("ticker", "BTC/USDT", {"last": 7})
+    assert await waiter == {"last": 7}
+    latest = streams.latest(request())
+    assert latest is not None and latest.data == {"last": 7} and 0 <= latest.age_seconds < 1
+    (after,) = hub.snapshot()
+    assert after.waiters == 0 and after.latest_age_seconds is not None
+    assert streams.latest(request("orderbook")) is None  # another stream: not live

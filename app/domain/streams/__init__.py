@@ -6,7 +6,7 @@
 """
 
 from app.domain.streams.backoff import Backoff
-from app.domain.streams.hub import LatestUpdate, StreamHub
+from app.domain.streams.hub import LatestUpdate, StreamHub, StreamSnapshot
 from app.domain.streams.model import (
     Echo,
     StreamKey,
@@ -27,6 +27,7 @@ __all__ = [
     "StreamKey",
     "StreamRequest",
     "StreamService",
+    "StreamSnapshot",
     "StreamUpdate",
     "Subscriber",
     "Subscription",

@@ -51,6 +51,21 @@ class LatestUpdate:
     age_seconds: float
 
 
+@dataclass(frozen=True, slots=True)
+class StreamSnapshot:
+    """One live stream as introspection sees it: counts only, no credentials, no data."""
+
+    exchange_id: str
+    data_type: str
+    symbol: str
+    timeframe: str | None
+    subscribers: int
+    waiters: int
+    """REST watch callers waiting for the next update."""
+    latest_age_seconds: float | None
+    """Seconds since the last update; None before the first."""
+
+
 def _ignore_ended(_stream: Stream, _subscribers: list[Subscriber]) -> None:
     return None
 
@@ -181,6 +196,24 @@ class StreamHub:
         if stream is None or stream.closed or stream.latest_at is None:
             return None
         return LatestUpdate(stream.latest, max(0.0, self._monotonic() - stream.latest_at))
+
+    def snapshot(self) -> list[StreamSnapshot]:
+        """Every live stream with its subscriber and waiter counts (metrics, tests)."""
+        now = self._monotonic()
+        return [
+            StreamSnapshot(
+                exchange_id=stream.request.exchange_id,
+                data_type=key.data_type,
+                symbol=key.symbol,
+                timeframe=key.timeframe,
+                subscribers=len(stream.subscribers),
+                waiters=len(stream.waiters),
+                latest_age_seconds=None
+                if stream.latest_at is None
+                else max(0.0, now - stream.latest_at),
+            )
+            for key, stream in self._streams.items()
+        ]
 
     def stats(self) -> dict[str, int]:
         return {
