@@ -10,6 +10,7 @@ from dependency_injector import containers, providers
 
 from app.adapters.backends import BackendRegistry
 from app.adapters.budget import InMemoryFreshnessCache, InMemoryRateBudget
+from app.adapters.budget.streams import HubStreamSnapshots
 from app.adapters.cache.keys import CacheKeyer
 from app.adapters.cache.memory import InMemoryInstanceCache
 from app.adapters.ccxt.budget_hook import BudgetedGatewayFactory
@@ -38,13 +39,6 @@ class Container(containers.DeclarativeContainer):
     freshness_cache = providers.Singleton(
         InMemoryFreshnessCache, max_entries=settings.provided.budget.cache_max_entries
     )
-    read_budget = providers.Singleton(
-        ReadBudget,
-        cache=freshness_cache,
-        clock=clock,
-        max_age_ms=settings.provided.budget.max_age_ms,
-        enabled=settings.provided.budget.enabled,
-    )
     gateway_factory = providers.Singleton(
         BudgetedGatewayFactory, registry.provided.create, rate_budget, settings
     )
@@ -55,13 +49,6 @@ class Container(containers.DeclarativeContainer):
         factory=gateway_factory,
         settings=settings.provided.cache,
         keyer=cache_keyer,
-    )
-
-    exchange_service = providers.Singleton(
-        ExchangeService,
-        cache=instance_cache,
-        is_known_exchange=registry.provided.is_known,
-        reads=read_budget,
     )
 
     outbound_http = providers.Singleton(HttpxOutboundHttp)
@@ -85,6 +72,26 @@ class Container(containers.DeclarativeContainer):
         hub=stream_hub,
         registry=subscription_registry,
         settings=settings.provided.streams,
+    )
+
+
+    # Issue 9: reads answered from live streams, the freshness cache or a shared call.
+    stream_snapshots = providers.Singleton(
+        HubStreamSnapshots, stream_service, clock, enabled=settings.provided.budget.stream_reads
+    )
+    read_budget = providers.Singleton(
+        ReadBudget,
+        cache=freshness_cache,
+        clock=clock,
+        max_age_ms=settings.provided.budget.max_age_ms,
+        enabled=settings.provided.budget.enabled,
+        streams=stream_snapshots,
+    )
+    exchange_service = providers.Singleton(
+        ExchangeService,
+        cache=instance_cache,
+        is_known_exchange=registry.provided.is_known,
+        reads=read_budget,
     )
 
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 from app.domain.budget.rules import ExchangeRules
+from app.domain.config import ExchangeConfig
 
 
 @runtime_checkable
@@ -86,12 +87,12 @@ class StreamSnapshot:
 
 @runtime_checkable
 class StreamSnapshots(Protocol):
-    """Latest updates of running streams, by what they carry (not by who subscribed)."""
+    """Latest updates of running streams (Socket.IO subscriptions, REST watches)."""
 
-    def latest(
-        self, exchange_id: str, market_type: str, sandbox: bool, data_type: str, symbol: str
-    ) -> StreamSnapshot | None:
-        """The newest update of any running stream of this data, or None if none runs."""
+    def latest(self, config: ExchangeConfig, data_type: str, symbol: str) -> StreamSnapshot | None:
+        """The newest update of a live stream of this data that the reader may see: one of
+        the same exchange, market type and sandbox subscribed without credentials, or with
+        the reader's own; None if none runs or none has delivered yet."""
         ...
 
 

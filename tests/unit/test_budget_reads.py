@@ -188,12 +188,10 @@ class Streams:
         self.data: dict[tuple[Any, ...], StreamSnapshot] = {}
 
     def feed(self, data_type: str, data: Any) -> None:
-        self.data[("binance", "spot", False, data_type, "BTC/USDT")] = StreamSnapshot(
-            data, self.clock.time()
-        )
+        self.data[("binance", data_type, "BTC/USDT")] = StreamSnapshot(data, self.clock.time())
 
-    def latest(self, *key: Any) -> StreamSnapshot | None:
-        return self.data.get(key)
+    def latest(self, config: ExchangeConfig, data_type: str, symbol: str) -> StreamSnapshot | None:
+        return self.data.get((config.exchange_id, data_type, symbol))
 
 
 FULL_TICKER = {"symbol": "BTC/USDT", "last": 1.0, "bid": 0.9, "ask": 1.1}
@@ -207,11 +205,11 @@ async def test_a_fresh_stream_answers_without_any_call() -> None:
     streams.feed("ticker", FULL_TICKER)
     clock.advance(0.1)
     receipt = ReadReceipt()
-    result = await reads.read(key(), upstream, receipt=receipt, stream=StreamSource("BTC/USDT", ticker_from_stream))
+    result = await reads.read(key(), upstream, receipt=receipt, stream=StreamSource(PUBLIC, "BTC/USDT", ticker_from_stream))
     assert result == FULL_TICKER and (receipt.source, receipt.age_ms) == ("stream", 100)
     assert upstream.calls == 0
     clock.advance(1.0)  # the stream went quiet: REST again
-    await reads.read(key(), upstream, receipt=receipt, stream=StreamSource("BTC/USDT", ticker_from_stream))
+    await reads.read(key(), upstream, receipt=receipt, stream=StreamSource(PUBLIC, "BTC/USDT", ticker_from_stream))
     assert (receipt.source, upstream.calls) == ("exchange", 1)
 
 
@@ -222,7 +220,7 @@ async def test_a_mini_ticker_without_bid_ask_never_stands_in_for_rest() -> None:
     reads = budget(clock, streams=streams)
     streams.feed("ticker", {"symbol": "BTC/USDT", "last": 1.0, "bid": None, "ask": None})
     receipt = ReadReceipt()
-    await reads.read(key(), upstream, receipt=receipt, stream=StreamSource("BTC/USDT", ticker_from_stream))
+    await reads.read(key(), upstream, receipt=receipt, stream=StreamSource(PUBLIC, "BTC/USDT", ticker_from_stream))
     assert (receipt.source, upstream.calls) == ("exchange", 1)
 
 

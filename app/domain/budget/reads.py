@@ -94,8 +94,10 @@ the update cannot stand in for it (a ticker without bid/ask)."""
 
 @dataclass(frozen=True, slots=True)
 class StreamSource:
-    """Which stream may answer a read, and how its update becomes the answer."""
+    """Which stream may answer a read (the reader's config, the symbol), and how its update
+    becomes the answer."""
 
+    config: ExchangeConfig
     symbol: str
     adapt: StreamAdapter
 
@@ -173,9 +175,7 @@ class ReadBudget:
         limit_ms = self.max_age_ms(key.data_type, max_age_ms)
         now = self._clock.time()
         if stream is not None and self._streams is not None and limit_ms > 0:
-            snap = self._streams.latest(
-                key.exchange_id, key.market_type, key.sandbox, key.data_type, stream.symbol
-            )
+            snap = self._streams.latest(stream.config, key.data_type, stream.symbol)
             if snap is not None and (now - snap.received_at) * 1000.0 <= limit_ms:
                 adapted = stream.adapt(snap.data)
                 if adapted is not None:

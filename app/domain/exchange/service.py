@@ -102,7 +102,7 @@ class ExchangeService:
             lambda gateway: gateway.fetch_ticker(symbol, params),
             max_age_ms=max_age_ms,
             receipt=receipt,
-            stream=None if params else StreamSource(symbol, ticker_from_stream),
+            stream=None if params else StreamSource(config, symbol, ticker_from_stream),
         )
 
     async def fetch_order_book(
@@ -130,7 +130,7 @@ class ExchangeService:
             stream=(
                 None
                 if params
-                else StreamSource(symbol, lambda data: book_from_stream(data, book_limit))
+                else StreamSource(config, symbol, lambda data: book_from_stream(data, book_limit))
             ),
         )
 
