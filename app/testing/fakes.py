@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import time
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
@@ -24,6 +23,7 @@ from app.domain.errors import (
     NotSupported,
 )
 from app.ports.exchange_gateway import DATA_TYPES, Capabilities, Json
+from app.testing.waiting import eventually
 
 DEFAULT_SYMBOLS: tuple[str, ...] = ("BTC/USDT", "ETH/USDT", "BTC/USDT:USDT")
 NOW_MS = 1_700_000_000_000
@@ -180,16 +180,16 @@ class FakeExchangeGateway:
         timeframe: str | None = None,
     ) -> int:
         """Wait until at least ``n`` watch calls wait on a stream; TimeoutError otherwise."""
-        deadline = time.monotonic() + timeout
-        while True:
-            count = self.pending_watchers(data_type, symbol, timeframe)
-            if count >= n:
-                return count
-            if time.monotonic() >= deadline:
-                raise TimeoutError(
-                    f"{count} of {n} watchers on {data_type} {symbol!r} after {timeout}s"
-                )
-            await asyncio.sleep(0.005)
+        def count() -> int:
+            return self.pending_watchers(data_type, symbol, timeframe)
+
+        try:
+            await eventually(lambda: count() >= n, timeout=timeout, interval=0.005)
+        except AssertionError:
+            raise TimeoutError(
+                f"{count()} of {n} watchers on {data_type} {symbol!r} after {timeout}s"
+            ) from None
+        return count()
 
     def ticker_for(self, symbol: str, timestamp: int = NOW_MS) -> Json:
         """The ticker fetch_ticker would return; handy as a ``push`` payload."""

@@ -11,6 +11,7 @@ from app.adapters.cache.memory import InMemoryInstanceCache
 from app.domain.config import Credentials, ExchangeConfig
 from app.domain.errors import ExchangeUnavailable
 from app.settings import CacheSettings
+from app.testing import eventually
 from app.testing.fakes import FakeBackend, FakeExchangeGateway
 
 
@@ -117,7 +118,8 @@ async def test_a_cancelled_request_does_not_cancel_the_load_others_wait_for() ->
     cache = make_cache(backend)
     first = asyncio.create_task(cache.get(config()))
     second = asyncio.create_task(cache.get(config()))
-    await asyncio.sleep(0.01)
+    # Both requests are waiting once the one load has begun.
+    await eventually(lambda: loads(backend) == 1)
     first.cancel()
     gateway = await second
     assert gateway.markets_loaded
@@ -223,9 +225,6 @@ async def test_sweeper_runs_on_its_interval() -> None:
     gateway = await cache.get(config())
     clock.now += 2
     cache.start_sweeper()
-    for _ in range(100):
-        if gateway.closed:  # type: ignore[attr-defined]
-            break
-        await asyncio.sleep(0.01)
+    await eventually(lambda: gateway.closed, message="the sweeper closed the expired instance")
     await cache.aclose()
     assert gateway.closed  # type: ignore[attr-defined]

@@ -12,6 +12,7 @@ from app.adapters.sim import ManualClock, SimBackend, SimGateway, SystemClock
 from app.domain.config import Credentials, ExchangeConfig
 from app.domain.errors import CredentialsRequired, ExchangeUnreachable
 from app.settings import ExchangeSettings, Settings
+from app.testing import eventually
 
 NOW = 1_700_000_000_000
 
@@ -152,7 +153,7 @@ async def test_balance_streams_need_credentials_and_keep_totals() -> None:
 async def test_un_watch_wakes_pending_watchers_and_the_stream_can_restart() -> None:
     gateway, _ = make(0.5, SystemClock())  # a tick every 2 s: the watcher is still waiting
     pending = asyncio.create_task(gateway.watch_ticker("BTC/USDT"))
-    await asyncio.sleep(0.01)
+    await eventually(lambda: gateway.active_streams == 1)  # the watch waits for its tick
     await gateway.un_watch("ticker", "BTC/USDT")
     with pytest.raises(ExchangeUnreachable) as caught:
         await asyncio.wait_for(pending, 1)
@@ -160,8 +161,7 @@ async def test_un_watch_wakes_pending_watchers_and_the_stream_can_restart() -> N
     assert gateway.active_streams == 0
     await gateway.un_watch("ticker", "NOT/LISTED")  # harmless
     restarted = asyncio.create_task(gateway.watch_ticker("BTC/USDT"))
-    await asyncio.sleep(0.01)
-    assert gateway.active_streams == 1
+    await eventually(lambda: gateway.active_streams == 1, message="the stream restarted")
     restarted.cancel()
     await asyncio.gather(restarted, return_exceptions=True)
     await gateway.close()
@@ -176,7 +176,7 @@ async def test_close_ends_every_stream_and_leaves_no_task() -> None:
         asyncio.create_task(gateway.watch_ohlcv("SOL/USDT", "1h")),
         asyncio.create_task(gateway.watch_balance()),
     ]
-    await asyncio.sleep(0.01)
+    await eventually(lambda: gateway.active_streams == 4)  # all four wait for their tick
     await gateway.close()
     results = await asyncio.wait_for(asyncio.gather(*pending, return_exceptions=True), 1)
     assert all(isinstance(r, ExchangeUnreachable) for r in results)
@@ -191,7 +191,7 @@ async def test_a_cancelled_watcher_leaves_no_sleeper_behind() -> None:
     gateway, _ = make(0.5, SystemClock())
     before = asyncio.all_tasks()
     pending = asyncio.create_task(gateway.watch_ticker("BTC/USDT"))
-    await asyncio.sleep(0.01)
+    await eventually(lambda: gateway.active_streams == 1)  # the watch sleeps until its tick
     pending.cancel()
     await asyncio.gather(pending, return_exceptions=True)
     assert asyncio.all_tasks() - before == set()
