@@ -27,6 +27,7 @@ from app.domain.streams import (
 )
 from app.ports.exchange_gateway import UNWATCH_METHODS
 from app.settings import CacheSettings, ExchangeSettings, Settings, StreamSettings
+from app.testing import eventually
 from tests.emulator import BinanceEmulator, non_local_urls
 from tests.emulator.fixtures import binance_emulator  # noqa: F401
 
@@ -67,6 +68,19 @@ async def watch(gw: CcxtGateway, data_type: str) -> Any:
     return await asyncio.wait_for(gw.watch_ohlcv(SYMBOL, "1m"), WAIT)
 
 
+def waiting_watches(gw: CcxtGateway) -> set[str]:
+    """The message hashes ccxt.pro has a pending watch future for (one per waiting stream)."""
+    return {h for client in gw.exchange.clients.values() for h in client.futures}
+
+
+async def started_watch(gw: CcxtGateway, coro: Any) -> asyncio.Task[Any]:
+    """Start a watch and return once ccxt.pro holds its future (it now waits for data)."""
+    before = waiting_watches(gw)
+    task = asyncio.create_task(coro)
+    await eventually(lambda: waiting_watches(gw) - before, message="the watch is waiting")
+    return task
+
+
 # -- the gateway on the wire ----------------------------------------------------------------
 
 
@@ -102,8 +116,7 @@ async def test_a_drop_fails_the_pending_watch_and_the_next_watch_resubscribes(
     ws = binance_emulator.ws
     first = await watch(gateway, "ticker")
     ws.silent = True
-    pending = asyncio.create_task(gateway.watch_ticker(SYMBOL))
-    await asyncio.sleep(0.05)
+    pending = await started_watch(gateway, gateway.watch_ticker(SYMBOL))
     assert not pending.done()
     assert await ws.drop_all(abort=abort) == 1
     with pytest.raises(ExchangeUnreachable) as caught:
@@ -126,8 +139,7 @@ async def test_order_book_after_a_reconnect_is_a_full_book_in_step_with_the_exch
     before = book["nonce"]
     assert binance_emulator.count("/api/v3/depth") == 1
     ws.silent = True
-    pending = asyncio.create_task(gateway.watch_order_book(SYMBOL))
-    await asyncio.sleep(0.05)
+    pending = await started_watch(gateway, gateway.watch_order_book(SYMBOL))
     await ws.drop_all()
     with pytest.raises(ExchangeUnreachable):
         await asyncio.wait_for(pending, WAIT)
@@ -151,11 +163,13 @@ async def test_order_book_after_a_reconnect_is_a_full_book_in_step_with_the_exch
 class RecordingPublisher:
     def __init__(self) -> None:
         self.updates: list[Any] = []
+        self.recipients: list[set[Subscriber]] = []  # who each update went to
         self.errors: list[str] = []
         self.changed = asyncio.Event()
 
     def publish(self, update: Any, subscribers: Any) -> None:
         self.updates.append(update)
+        self.recipients.append(set(subscribers))
         self.changed.set()
 
     def publish_error(self, message: str, subscribers: Any) -> None:
@@ -247,8 +261,16 @@ async def test_last_subscriber_leaving_unsubscribes_upstream(
     await publisher.wait(lambda: publisher.updates, "an update")
     assert ws.subscribe_count("btcusdt@miniTicker") == 1
     streams.unsubscribe("c1", first.subscription_id)
-    await asyncio.sleep(0.1)
+    # The next update reaching the remaining subscriber proves the loop outlived the first
+    # one's departure; an UNSUBSCRIBE sent on that departure would be in the log by then.
+    seen = len(publisher.updates)
+    await publisher.wait(lambda: len(publisher.updates) > seen, "an update after c1 left")
+    assert all(
+        {s.subscription_id for s in who} == {second.subscription_id}
+        for who in publisher.recipients[seen:]
+    )
     assert ws.unsubscribed("btcusdt@miniTicker") == 0
+    # Positive control: the observer does see an UNSUBSCRIBE when the last subscriber leaves.
     streams.unsubscribe("c2", second.subscription_id)
     await asyncio.wait_for(hub.idle(), WAIT)
     assert ws.unsubscribed("btcusdt@miniTicker") == 1
@@ -310,7 +332,6 @@ async def test_emulator_silence_pushes_nothing_and_rest_depth_follows_the_diff_s
             diffs = [await asyncio.wait_for(sock.receive_json(), WAIT) for _ in range(3)]
             assert [d["U"] for d in diffs[1:]] == [d["u"] + 1 for d in diffs[:-1]]
             ws.silent = True
-            await asyncio.sleep(ws.interval)  # a push already under way may still land
             while True:
                 try:
                     last = await asyncio.wait_for(sock.receive_json(), ws.interval * 4)
