@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -58,8 +57,6 @@ async def test_simulator_errors_map_to_contract_statuses(client: Client) -> None
 async def test_watch_ticker_over_rest_from_the_simulator(client: Client) -> None:
     body = {"config": {"exchangeId": "sim", "ccxtType": "pro"}, "symbol": "ETH/USDT"}
     response = await post(client, "watchTicker", body)
-    if response.status_code == 404:
-        pytest.skip("REST watch endpoints are not wired yet")
     assert response.status_code == 200, response.text
     assert response.json()["data"]["symbol"] == "ETH/USDT"
 
@@ -70,10 +67,6 @@ async def test_backends_endpoint_lists_the_plugins(client: Client) -> None:
     assert "sim" in response.text and "ccxt" in response.text
 
 
-@pytest.mark.skipif(
-    importlib.util.find_spec("profitmaker_example_backend") is None,
-    reason="pip install -e examples/profitmaker-example-backend",
-)
 async def test_fetch_ticker_from_the_example_plugin(client: Client) -> None:
     body = {"config": {"exchangeId": "example"}, "symbol": "BTC/USDT"}
     response = await post(client, "fetchTicker", body)

@@ -7,7 +7,6 @@ ones written as ``*.dist-info`` folders on ``sys.path``, so that discovery runs 
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 import textwrap
 from collections.abc import Iterator
@@ -21,11 +20,6 @@ from app.adapters.backends import ENTRY_POINT_GROUP, BackendRegistry
 from app.domain.config import ExchangeConfig
 from app.domain.errors import UnknownExchange
 from app.settings import ExchangeSettings, Settings
-
-needs_example = pytest.mark.skipif(
-    importlib.util.find_spec("profitmaker_example_backend") is None,
-    reason="pip install -e examples/profitmaker-example-backend",
-)
 
 
 def install_fake_distribution(
@@ -83,7 +77,6 @@ def test_a_sim_with_bad_options_is_reported_not_fatal() -> None:
     assert any(e["event"] == "backend_plugin_failed" and e["plugin"] == "sim" for e in logs)
 
 
-@needs_example
 async def test_the_installed_example_plugin_serves_its_exchange_id() -> None:
     registry = BackendRegistry.discover(Settings())
     assert registry.is_known("example")
@@ -95,7 +88,6 @@ async def test_the_installed_example_plugin_serves_its_exchange_id() -> None:
     await gateway.close()
 
 
-@needs_example
 def test_config_routes_another_exchange_id_to_a_plugin() -> None:
     settings = Settings(exchanges={"replay": ExchangeSettings(backend="example")})
     registry = BackendRegistry.discover(settings)
