@@ -517,5 +517,29 @@ class FakeBackend:
         self.created.append(gateway)
         return gateway
 
+    async def watching_gateway(
+        self,
+        data_type: str,
+        symbol: str,
+        timeframe: str | None = None,
+        timeout: float = 5.0,
+    ) -> FakeExchangeGateway:
+        """The gateway a watch call is waiting on for one stream (the server's upstream read).
+
+        Raises:
+            AssertionError: no created gateway had such a watcher within ``timeout`` seconds.
+        """
+
+        def find() -> FakeExchangeGateway | None:
+            return next(
+                (g for g in self.created if g.pending_watchers(data_type, symbol, timeframe)),
+                None,
+            )
+
+        gateway: FakeExchangeGateway = await eventually(
+            find, timeout=timeout, message=f"a watcher on {data_type} {symbol!r}"
+        )
+        return gateway
+
     async def aclose(self) -> None:
         self.closed = True

@@ -33,7 +33,7 @@ async def eventually(
 ) -> T: ...
 @overload
 async def eventually(
-    predicate: Callable[[], T],
+    predicate: Callable[[], T | None],
     *,
     timeout: float = ...,
     interval: float = ...,
@@ -47,6 +47,8 @@ async def eventually(
     message: str | None = None,
 ) -> Any:
     """Poll ``predicate`` until it returns a truthy value, and return that value.
+
+    A predicate typed ``X | None`` gives an ``X``: ``await eventually(find_gateway)``.
 
     Args:
         predicate: a sync or async callable without arguments; it is called at least once, and
@@ -71,7 +73,7 @@ async def eventually(
 
 
 def eventually_sync(
-    predicate: Callable[[], T],
+    predicate: Callable[[], T | None],
     *,
     timeout: float = DEFAULT_TIMEOUT_S,
     interval: float = DEFAULT_INTERVAL_S,

@@ -6,6 +6,7 @@ import asyncio
 
 import httpx
 
+from app.testing import eventually
 from app.testing.fakes import FakeBackend
 from tests.support.app import AUTH, make_app, make_settings
 from tests.support.server import running_server
@@ -27,11 +28,9 @@ async def test_in_flight_request_finishes_and_instances_are_closed() -> None:
                     json={"exchangeId": "fake", "marketType": "futures"},
                 )
             )
-            for _ in range(100):  # wait until the slow request is inside the server
-                if len(backend.created) == 2:
-                    break
-                await asyncio.sleep(0.01)
-            assert len(backend.created) == 2
+            await eventually(
+                lambda: len(backend.created) == 2, message="the slow request is inside the server"
+            )
             assert not in_flight.done()
         # Leaving the block asked the server to stop; the slow request must still succeed.
         response = await in_flight

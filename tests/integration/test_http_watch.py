@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from app.entrypoints.asgi import Application
-from app.testing.fakes import FakeBackend, FakeExchangeGateway
+from app.testing.fakes import FakeBackend
 from tests.support.app import AUTH, make_app, make_settings
 from tests.support.server import running_server
 
@@ -31,21 +31,11 @@ async def watch_client(application: Application) -> AsyncIterator[httpx.AsyncCli
         yield client
 
 
-async def pending_gateway(backend: FakeBackend, data_type: str, symbol: str,
-                          timeframe: str | None = None) -> FakeExchangeGateway:
-    for _ in range(200):
-        for gw in backend.created:
-            if gw.pending_watchers(data_type, symbol, timeframe):
-                return gw
-        await asyncio.sleep(0.005)
-    raise AssertionError("no watcher")
-
-
 async def post_and_push(client: httpx.AsyncClient, backend: FakeBackend, path: str,
                         body: dict[str, Any], data_type: str, symbol: str, data: Any,
                         timeframe: str | None = None) -> Any:
     request = asyncio.create_task(client.post(path, json=body, headers=AUTH))
-    gw = await pending_gateway(backend, data_type, symbol, timeframe)
+    gw = await backend.watching_gateway(data_type, symbol, timeframe)
     gw.push(data_type, symbol, data, timeframe)
     return await request
 
@@ -72,7 +62,7 @@ async def test_concurrent_watches_share_one_upstream_read(
         for _ in range(5)
     ]
     await asyncio.sleep(0.05)
-    gw = await pending_gateway(fake_backend, "ticker", "BTC/USDT")
+    gw = await fake_backend.watching_gateway("ticker", "BTC/USDT")
     assert gw.pending_watchers("ticker", "BTC/USDT") == 1
     gw.push("ticker", "BTC/USDT", {"last": 1})
     responses = await asyncio.gather(*requests)
@@ -164,7 +154,7 @@ async def test_stream_stats_endpoint(
     request = asyncio.create_task(watch_client.post(
         "/api/exchange/watchTicker", json={"config": PRO, "symbol": "BTC/USDT"}, headers=AUTH
     ))
-    gw = await pending_gateway(fake_backend, "ticker", "BTC/USDT")
+    gw = await fake_backend.watching_gateway("ticker", "BTC/USDT")
     busy = (await watch_client.get("/api/streams", headers=AUTH)).json()["data"]
     assert busy["streams"] == 1 and busy["loops"] == 1 and busy["loopsStarted"] == 1
     gw.push("ticker", "BTC/USDT", {"last": 1})

@@ -12,6 +12,7 @@ from app.adapters.socketio import publisher as publisher_module
 from app.adapters.socketio.publisher import SocketIOPublisher
 from app.domain.streams.coalesce import MAX_CANDLES, MAX_TRADES, merge
 from app.domain.streams.model import StreamUpdate, Subscriber
+from app.testing import eventually
 
 
 class FakeEioSocket:
@@ -111,9 +112,9 @@ async def test_slow_consumer_is_bounded_latest_wins_and_does_not_delay_others(
     assert publisher.parked_count() == 1  # one pending update per subscription
     delivered = [p[1]["data"]["last"] for p in slow.drain()]
     assert delivered == [0, 1, 2, 3]
-    await asyncio.sleep(0.05)  # the flusher moves the newest pending update on
+    # The flusher moves the newest pending update on once the queue has room.
+    await eventually(lambda: publisher.parked_count() == 0, message="the flusher ran")
     assert [p[1]["data"]["last"] for p in slow.drain()] == [999]
-    assert publisher.parked_count() == 0
 
 
 async def test_slow_trades_are_concatenated_and_candles_merged(
@@ -132,7 +133,7 @@ async def test_slow_trades_are_concatenated_and_candles_merged(
     publisher.publish(update([[60, 1, 2, 1, 2, 3], [120, 2, 2, 2, 2, 1]], "ohlcv", "1m"),
                       [candles_sub])
     sio.sockets["eio-slow"].drain()
-    await asyncio.sleep(0.05)
+    await eventually(lambda: publisher.parked_count() == 0, message="the flusher ran")
     by_id = {p[1]["subscriptionId"]: p[1]["data"] for p in sio.sockets["eio-slow"].drain()}
     assert by_id["slow:trades"] == [{"id": 1}, {"id": 2}, {"id": 3}]
     assert by_id["slow:ohlcv"] == [[60, 1, 2, 1, 2, 3], [120, 2, 2, 2, 2, 1]]
