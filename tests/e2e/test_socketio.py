@@ -11,6 +11,7 @@ import socketio
 
 from app.domain.errors import ExchangeUnreachable
 from app.entrypoints.asgi import Application
+from app.testing import eventually
 from app.testing.fakes import FakeBackend, FakeExchangeGateway
 from tests.e2e.socketio_client import EventClient
 from tests.support.app import TOKEN
@@ -33,12 +34,8 @@ async def authed(connect: Connect) -> EventClient:
 
 async def gateway(backend: FakeBackend, data_type: str = "ticker", symbol: str = "BTC/USDT",
                   timeframe: str | None = None) -> FakeExchangeGateway:
-    for _ in range(200):
-        for gw in backend.created:
-            if gw.pending_watchers(data_type, symbol, timeframe):
-                return gw
-        await asyncio.sleep(0.01)
-    raise AssertionError("no upstream watcher")
+    """The fake gateway the server's upstream loop is watching (waits for it, bounded)."""
+    return await backend.watching_gateway(data_type, symbol, timeframe)
 
 
 def hub_stats(application: Application) -> dict[str, int]:
@@ -107,9 +104,13 @@ async def test_unauthenticated_socket_is_disconnected_after_timeout(connect: Con
     slow = await connect()
     fast = await connect()
     await fast.authenticate(TOKEN)
+    later = await connect()  # its timer starts after fast's, so it also fires after fast's would
     await asyncio.wait_for(slow.disconnected.wait(), 3)
-    await asyncio.sleep(0.3)
-    assert fast.sio.connected
+    await asyncio.wait_for(later.disconnected.wait(), 3)
+    # fast's own deadline has passed: it is still connected and still served.
+    assert fast.sio.connected and not fast.disconnected.is_set()
+    await fast.emit("subscribe", TICKER)
+    assert (await fast.expect("subscribed"))["dataType"] == "ticker"
 
 
 async def test_subscribe_before_authenticate_is_refused(connect: Connect) -> None:
@@ -234,10 +235,7 @@ async def test_two_clients_share_one_upstream_and_disconnect_stops_it(
     assert hub_stats(application)["loops"] == 1
     await a.close()
     await b.close()
-    for _ in range(100):
-        if hub_stats(application)["subscriptions"] == 0:
-            break
-        await asyncio.sleep(0.02)
+    await eventually(lambda: hub_stats(application)["subscriptions"] == 0)
     await application.container.stream_hub().idle()
     assert hub_stats(application) == {"streams": 0, "loops": 0, "subscriptions": 0, "connections": 0}
     assert gw.un_watched == [("ticker", "BTC/USDT", None)]

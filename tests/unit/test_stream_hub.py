@@ -21,6 +21,7 @@ from app.domain.streams import (
     SubscriptionRejected,
 )
 from app.settings import CacheSettings, StreamSettings
+from app.testing import eventually
 from app.testing.fakes import FakeBackend, FakeExchangeGateway
 
 
@@ -133,12 +134,9 @@ def gateway(backend: FakeBackend, index: int = 0) -> FakeExchangeGateway:
     return backend.created[index]
 
 
-async def eventually(check: Any, timeout: float = 2.0) -> None:
-    for _ in range(int(timeout / 0.005)):
-        if check():
-            return
-        await asyncio.sleep(0.005)
-    assert check()
+def waiting_readers(hub: StreamHub) -> int:
+    """REST readers parked in next_update, over all streams (the hub offers no public count)."""
+    return sum(len(stream.waiters) for stream in hub._streams.values())
 
 
 async def test_fifty_subscribers_share_one_upstream_loop(
@@ -161,7 +159,11 @@ async def test_fifty_subscribers_share_one_upstream_loop(
 
 
 async def test_last_unsubscribe_stops_loop_and_unwatches(
-    hub: StreamHub, streams: StreamService, backend: FakeBackend, cache: InMemoryInstanceCache
+    hub: StreamHub,
+    streams: StreamService,
+    backend: FakeBackend,
+    cache: InMemoryInstanceCache,
+    publisher: RecordingPublisher,
 ) -> None:
     a = (await streams.subscribe("a", request())).subscription_id
     b = (await streams.subscribe("b", request())).subscription_id
@@ -169,8 +171,13 @@ async def test_last_unsubscribe_stops_loop_and_unwatches(
     await gw.wait_for_watchers("ticker", "BTC/USDT")
     assert cache.held() == 1
     assert streams.unsubscribe("a", a)
-    await asyncio.sleep(0.01)
+    # The loop keeps serving b: the next update reaches b alone and the loop watches again.
+    assert gw.push("ticker", "BTC/USDT", {"last": 2}) == 1
+    await eventually(lambda: publisher.updates)
+    assert publisher.updates[-1][1] == (Subscriber("b", b),)
+    await gw.wait_for_watchers("ticker", "BTC/USDT")
     assert gw.un_watched == [] and hub.stats()["loops"] == 1
+    # Positive control: the last one leaving is seen as an un_watch.
     assert streams.unsubscribe("b", b)
     await hub.idle()
     assert gw.un_watched == [("ticker", "BTC/USDT", None)]
@@ -329,7 +336,7 @@ async def test_thousand_subscribe_cycles_leave_nothing_behind(
         else:
             assert streams.unsubscribe(connection, made.subscription_id)
     await hub.idle()
-    await asyncio.sleep(0.01)
+    await eventually(lambda: len(asyncio.all_tasks()) == tasks_before, message="no task left")
     assert streams.stats() == {"streams": 0, "loops": 0, "subscriptions": 0, "connections": 0}
     assert hub._streams == {} and registry._by_connection == {} and hub._stopping == {}
     assert len(asyncio.all_tasks()) == tasks_before
@@ -362,7 +369,7 @@ async def test_next_update_shares_the_stream_and_times_out(
     gw = gateway(backend)
     await gw.wait_for_watchers("ticker", "BTC/USDT")
     waiting = asyncio.gather(*(hub.next_update(request(), timeout=2) for _ in range(3)))
-    await asyncio.sleep(0.02)
+    await eventually(lambda: waiting_readers(hub) == 3, message="three readers parked")
     gw.push("ticker", "BTC/USDT", {"last": 5})
     assert await waiting == [{"last": 5}] * 3
     assert hub.loops_started == 1 and len(publisher.updates) == 1
@@ -417,7 +424,7 @@ async def test_resubscribe_during_unwatch_waits_for_the_old_loop(
         made = await streams.subscribe("c1", request())
         await gw.wait_for_watchers("ticker", "BTC/USDT")
         streams.unsubscribe("c1", made.subscription_id)
-        await asyncio.sleep(0.01)  # the old loop is now un-watching
+        await eventually(lambda: "un_watch started" in gw.events)  # the old loop is un-watching
         await streams.subscribe("c1", request())
         await gw.wait_for_watchers("ticker", "BTC/USDT")
         assert gw.events == ["watch", "un_watch started", "un_watch done", "watch"]
