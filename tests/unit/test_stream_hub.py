@@ -387,6 +387,9 @@ async def test_aclose_stops_every_loop_and_releases_instances(
     await streams.subscribe("b", request("trades"))
     waiter = asyncio.create_task(hub.next_update(request("orderbook"), timeout=5))
     await gateway(backend).wait_for_watchers("orderbook", "BTC/USDT")
+    # The upstream watch starts before the REST reader has parked: wait for the reader itself,
+    # or aclose() can overtake it ("Stream ended" instead of the shutdown error).
+    await eventually(lambda: waiting_readers(hub) == 1, message="the REST reader parked")
     await hub.aclose()
     with pytest.raises(ServerShuttingDown):  # 503 to a REST watch, not a timeout
         await waiter
