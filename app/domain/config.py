@@ -55,7 +55,7 @@ ExchangeIdCheck = Callable[[str], bool]
 
 
 def parse_exchange_config(raw: Any, *, is_known_exchange: ExchangeIdCheck) -> ExchangeConfig:
-    """Validate a client-supplied config mapping and fill in the defaults.
+    """Validate a raw client-supplied config mapping (a Socket.IO payload's ``config``).
 
     Args:
         raw: the decoded JSON object from the client (anything; it is checked here).
@@ -67,36 +67,62 @@ def parse_exchange_config(raw: Any, *, is_known_exchange: ExchangeIdCheck) -> Ex
     """
     if not isinstance(raw, Mapping):
         raise BadInput("config must be a JSON object")
-    exchange_id = raw.get("exchangeId")
+    return exchange_config(
+        exchange_id=raw.get("exchangeId"),
+        market_type=raw.get("marketType"),
+        ccxt_type=raw.get("ccxtType"),
+        sandbox=raw.get("sandbox"),
+        api_key=raw.get("apiKey"),
+        secret=raw.get("secret"),
+        password=raw.get("password"),
+        is_known_exchange=is_known_exchange,
+    )
+
+
+def exchange_config(
+    *,
+    exchange_id: object,
+    market_type: object = None,
+    ccxt_type: object = None,
+    sandbox: object = None,
+    api_key: object = None,
+    secret: object = None,
+    password: object = None,
+    is_known_exchange: ExchangeIdCheck,
+) -> ExchangeConfig:
+    """The one place the config rules live: required and known id, choices, defaults.
+
+    Every edge calls it once: HTTP with the fields its schema already typed, Socket.IO (through
+    ``parse_exchange_config``) with raw values. ``None`` or ``""`` means "not given".
+
+    Raises:
+        BadInput: with a message naming the offending field (never echoing a secret).
+        UnknownExchange: when the id is well-formed but no backend serves it.
+    """
     if exchange_id is None or exchange_id == "":
         raise BadInput("exchangeId is required")
     if not isinstance(exchange_id, str):
         raise BadInput("exchangeId must be a string")
     if not is_known_exchange(exchange_id):
         raise UnknownExchange(f"Unknown exchange id: {_printable(exchange_id)}")
-    market_type = _choice(raw, "marketType", MARKET_TYPES, "spot")
-    ccxt_type = _choice(raw, "ccxtType", CCXT_TYPES, "regular")
-    sandbox = raw.get("sandbox", False)
     if sandbox is None:
         sandbox = False
     if not isinstance(sandbox, bool):
         raise BadInput("sandbox must be a boolean")
-    credentials = Credentials(
-        api_key=_optional_secret(raw, "apiKey"),
-        secret=_optional_secret(raw, "secret"),
-        password=_optional_secret(raw, "password"),
-    )
     return ExchangeConfig(
         exchange_id=exchange_id,
-        market_type=market_type,  # type: ignore[arg-type]
-        ccxt_type=ccxt_type,  # type: ignore[arg-type]
+        market_type=_choice("marketType", market_type, MARKET_TYPES, "spot"),  # type: ignore[arg-type]
+        ccxt_type=_choice("ccxtType", ccxt_type, CCXT_TYPES, "regular"),  # type: ignore[arg-type]
         sandbox=sandbox,
-        credentials=credentials,
+        credentials=Credentials(
+            api_key=_optional_secret("apiKey", api_key),
+            secret=_optional_secret("secret", secret),
+            password=_optional_secret("password", password),
+        ),
     )
 
 
-def _choice(raw: Mapping[str, Any], field: str, allowed: tuple[str, ...], default: str) -> str:
-    value = raw.get(field)
+def _choice(field: str, value: object, allowed: tuple[str, ...], default: str) -> str:
     if value is None or value == "":
         return default
     if value not in allowed:
@@ -105,8 +131,7 @@ def _choice(raw: Mapping[str, Any], field: str, allowed: tuple[str, ...], defaul
     return str(value)
 
 
-def _optional_secret(raw: Mapping[str, Any], field: str) -> str | None:
-    value = raw.get(field)
+def _optional_secret(field: str, value: object) -> str | None:
     if value is None or value == "":
         return None
     if not isinstance(value, str):

@@ -13,6 +13,7 @@ from litestar import Litestar
 from app.container import Container, build_container
 from app.entrypoints.gc_tuning import serving_gc
 from app.entrypoints.http.app import create_http_app
+from app.entrypoints.http.head import HeadAsGet
 from app.entrypoints.request_log import RequestLogMiddleware
 from app.entrypoints.socketio import create_socketio_server
 from app.settings import Settings
@@ -71,7 +72,7 @@ def create_app(settings: Settings, container: Container | None = None) -> Applic
         },
         lifespan=[resources, serving_gc],
     )
-    asgi: Any = RequestLogMiddleware(http)
+    asgi: Any = RequestLogMiddleware(HeadAsGet(http))
     sio = create_socketio_server(
         container.stream_service,
         settings,

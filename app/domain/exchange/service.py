@@ -9,7 +9,7 @@ from app.domain.budget.model import ReadReceipt
 from app.domain.budget.reads import ReadBudget, ReadKey, StreamSource
 from app.domain.budget.requests import optional_max_age_ms
 from app.domain.budget.streamed import book_from_stream, ticker_from_stream
-from app.domain.config import ExchangeConfig, parse_exchange_config
+from app.domain.config import ExchangeConfig, exchange_config
 from app.domain.validation import (
     check_params,
     check_timeframe_supported,
@@ -24,9 +24,17 @@ from app.ports.instance_cache import InstanceCache
 
 T = TypeVar("T")
 
+BALANCE_CREDENTIALS = "API credentials required for balance"
+"""The contract's fixed text (section 2) when fetchBalance has no apiKey/secret."""
+
+NO_MARKET_ARGUMENTS: frozenset[str] = frozenset()
+
 
 class ExchangeService:
-    """Validates client input, resolves the cached gateway and calls it.
+    """The one-shot REST use cases: typed values in, ccxt unified structures out.
+
+    Every method applies the shared rules of ``app.domain.validation`` (the same the watch and
+    subscribe paths apply) and raises ``app.domain.errors.DomainError`` subclasses only.
 
     With a ReadBudget (issue 9) every read is coalesced with identical reads, reused while
     fresh, or answered from a live stream; ``receipt`` then tells the caller where the answer
@@ -43,11 +51,36 @@ class ExchangeService:
         self._is_known_exchange = is_known_exchange
         self._reads = reads
 
-    def parse_config(self, raw: Any) -> ExchangeConfig:
-        return parse_exchange_config(raw, is_known_exchange=self._is_known_exchange)
+    def is_known_exchange(self, exchange_id: str) -> bool:
+        """True when some backend serves ``exchange_id``."""
+        return bool(self._is_known_exchange(exchange_id))
 
-    async def _gateway(self, raw_config: Any) -> ExchangeGateway:
-        return await self._cache.get(self.parse_config(raw_config))
+    def config(
+        self,
+        exchange_id: str | None,
+        *,
+        market_type: str | None = None,
+        ccxt_type: str | None = None,
+        sandbox: bool | None = None,
+        api_key: str | None = None,
+        secret: str | None = None,
+        password: str | None = None,
+    ) -> ExchangeConfig:
+        """The edge's config fields as an ``ExchangeConfig`` (``app.domain.config`` rules).
+
+        Raises:
+            BadInput: a missing id or a bad choice. UnknownExchange: no backend serves the id.
+        """
+        return exchange_config(
+            exchange_id=exchange_id,
+            market_type=market_type,
+            ccxt_type=ccxt_type,
+            sandbox=sandbox,
+            api_key=api_key,
+            secret=secret,
+            password=password,
+            is_known_exchange=self._is_known_exchange,
+        )
 
     async def _read(
         self,
@@ -76,24 +109,22 @@ class ExchangeService:
             key, fetch, max_age_ms=max_age, receipt=receipt, stream=stream
         )
 
-    async def instance(self, raw_config: Any) -> ExchangeConfig:
+    async def instance(self, config: ExchangeConfig) -> ExchangeConfig:
         """Create or reuse the instance for a config, markets loaded."""
-        config = self.parse_config(raw_config)
         await self._cache.get(config)
         return config
 
     async def fetch_ticker(
         self,
-        raw_config: Any,
-        symbol: Any,
-        params: Any = None,
+        config: ExchangeConfig,
+        symbol: str,
+        params: Json | None = None,
         *,
         max_age_ms: Any = None,
         receipt: ReadReceipt | None = None,
     ) -> Json:
         symbol = require_symbol(symbol)
         params = check_params(params)
-        config = self.parse_config(raw_config)
         return await self._read(
             config,
             "ticker",
@@ -107,10 +138,10 @@ class ExchangeService:
 
     async def fetch_order_book(
         self,
-        raw_config: Any,
-        symbol: Any,
-        limit: Any = None,
-        params: Any = None,
+        config: ExchangeConfig,
+        symbol: str,
+        limit: int | None = None,
+        params: Json | None = None,
         *,
         max_age_ms: Any = None,
         receipt: ReadReceipt | None = None,
@@ -118,7 +149,6 @@ class ExchangeService:
         symbol = require_symbol(symbol)
         book_limit = optional_limit(limit)
         params = check_params(params)
-        config = self.parse_config(raw_config)
         return await self._read(
             config,
             "orderbook",
@@ -136,11 +166,11 @@ class ExchangeService:
 
     async def fetch_trades(
         self,
-        raw_config: Any,
-        symbol: Any,
-        since: Any = None,
-        limit: Any = None,
-        params: Any = None,
+        config: ExchangeConfig,
+        symbol: str,
+        since: int | None = None,
+        limit: int | None = None,
+        params: Json | None = None,
         *,
         max_age_ms: Any = None,
         receipt: ReadReceipt | None = None,
@@ -149,7 +179,6 @@ class ExchangeService:
         since = optional_since(since)
         limit = optional_limit(limit)
         params = check_params(params)
-        config = self.parse_config(raw_config)
         return await self._read(
             config,
             "trades",
@@ -162,12 +191,12 @@ class ExchangeService:
 
     async def fetch_ohlcv(
         self,
-        raw_config: Any,
-        symbol: Any,
-        timeframe: Any = None,
-        since: Any = None,
-        limit: Any = None,
-        params: Any = None,
+        config: ExchangeConfig,
+        symbol: str,
+        timeframe: str | None = None,
+        since: int | None = None,
+        limit: int | None = None,
+        params: Json | None = None,
         *,
         max_age_ms: Any = None,
         receipt: ReadReceipt | None = None,
@@ -177,7 +206,6 @@ class ExchangeService:
         since = optional_since(since)
         limit = optional_limit(limit)
         params = check_params(params)
-        config = self.parse_config(raw_config)
         args = {
             "symbol": symbol,
             "timeframe": timeframe,
@@ -198,15 +226,14 @@ class ExchangeService:
 
     async def fetch_balance(
         self,
-        raw_config: Any,
-        params: Any = None,
+        config: ExchangeConfig,
+        params: Json | None = None,
         *,
         max_age_ms: Any = None,
         receipt: ReadReceipt | None = None,
     ) -> Json:
-        config = self.parse_config(raw_config)
-        require_credentials(config, "API credentials required for balance")
-        params = check_params(params, sets=frozenset())
+        require_credentials(config, BALANCE_CREDENTIALS)
+        params = check_params(params, sets=NO_MARKET_ARGUMENTS)
         return await self._read(
             config,
             "balance",
@@ -219,12 +246,11 @@ class ExchangeService:
 
     async def capabilities(
         self,
-        raw_config: Any,
+        config: ExchangeConfig,
         *,
         max_age_ms: Any = None,
         receipt: ReadReceipt | None = None,
     ) -> dict[str, Any]:
-        config = self.parse_config(raw_config)
         caps = await self._read(
             config,
             "capabilities",

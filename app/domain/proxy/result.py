@@ -6,6 +6,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from app.domain.errors import NestingTooDeep, ProxyFailed
+from app.domain.nesting import check_json_nesting
 from app.ports.outbound_http import OutboundResponse
 
 
@@ -25,7 +27,13 @@ class ProxyResult:
 
     @classmethod
     def from_response(cls, response: OutboundResponse) -> ProxyResult:
-        """Headers joined per lower-case name, body parsed as JSON when it is JSON."""
+        """Headers joined per lower-case name, body parsed as JSON when it is JSON.
+
+        Raises:
+            ProxyFailed: (errorType ``NestingTooDeep``) the body is JSON nested deeper than
+                ``app.domain.nesting.MAX_NESTING_DEPTH``: no exchange API nests so deep, and
+                the decoder would crash on it.
+        """
         headers: dict[str, str] = {}
         for name, value in response.headers:
             key = name.lower()
@@ -46,6 +54,14 @@ def _data(body: bytes, charset: str | None) -> Any:
     stripped = text.lstrip("\ufeff").strip()
     if not stripped:
         return text
+    try:
+        if stripped[0] in "[{":  # anything else fails json.loads at once, at no depth
+            check_json_nesting(stripped)
+    except NestingTooDeep as exc:
+        raise ProxyFailed(
+            f"The upstream answer is {exc.details[0].lower()}{exc.details[1:]}",
+            error_type=NestingTooDeep.__name__,
+        ) from None
     try:
         return json.loads(stripped)
     except ValueError:

@@ -19,6 +19,8 @@ from app.domain.proxy.result import ProxyResult
 from app.ports.outbound_http import OutboundHttp, OutboundRequest, OutboundResponse
 from app.ports.resolver import Resolver
 
+URL_REQUIRED = "URL is required"
+
 logger = structlog.get_logger(__name__)
 
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
@@ -60,7 +62,8 @@ class ProxyService:
         if not self._policy.enabled:
             raise ProxyRefused("The CORS proxy is disabled on this server")
         if not call.url:
-            raise BadInput("URL is required")
+            # The contract's own fixed `error` text, not the endpoint's.
+            raise BadInput(URL_REQUIRED, headline=URL_REQUIRED)
         timeout_ms = self._policy.clamp_timeout_ms(call.timeout_ms)
         log = logger.bind(target=log_url_of(call.url))
         loop = asyncio.get_running_loop()

@@ -97,6 +97,7 @@ class StreamEvents:
         stream = self._stream
         stream.closed = True
         stream.end_message = message
+        stream.end_error = error
         if not quiet:
             self.fail(message, error)
         gone = stream.clear_subscribers()

@@ -137,6 +137,8 @@ class StreamHub:
             raise
         stream.pending -= 1
         if stream.closed:
+            if isinstance(stream.end_error, DomainError):  # ended by a permanent error: that one
+                raise stream.end_error
             if stream.end_message is None:  # stopped, not ended by an error
                 raise StreamEnded("Stream ended")
             raise SubscriptionRejected(stream.end_message)

@@ -29,6 +29,8 @@ class Stream:
     pending: int = 0
     closed: bool = False
     end_message: str | None = None
+    end_error: BaseException | None = None
+    """The permanent error that ended the stream, answered to readers who join it late."""
     latest: Any = None
     """The last update delivered (as the exchange library left it; copy before keeping)."""
     latest_at: float | None = None

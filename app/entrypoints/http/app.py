@@ -9,7 +9,6 @@ from typing import Any
 from litestar import Litestar, get
 from litestar.config.cors import CORSConfig
 from litestar.di import NamedDependency, Provide
-from litestar.exceptions import HTTPException, ValidationException
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
@@ -18,17 +17,12 @@ from litestar.openapi.spec import Components, SecurityScheme
 from app import __version__
 from app.adapters.backends import BackendRegistry
 from app.entrypoints.http.auth import BearerAuthMiddleware
+from app.entrypoints.http.body import JsonBodyMiddleware
 from app.entrypoints.http.budget import budget_stats
-from app.entrypoints.http.content_type import JsonContentTypeMiddleware
-from app.entrypoints.http.errors import ApiError
-from app.entrypoints.http.exception_handlers import (
-    api_error_handler,
-    http_error_handler,
-    internal_error_handler,
-    validation_error_handler,
-)
-from app.entrypoints.http.exchange import ERROR_TEXTS, ExchangeController, error_responses
+from app.entrypoints.http.exception_handlers import EXCEPTION_HANDLERS
+from app.entrypoints.http.exchange import ExchangeController
 from app.entrypoints.http.health import health
+from app.entrypoints.http.openapi import error_responses
 from app.entrypoints.http.proxy import proxy_request
 from app.entrypoints.http.streams import stream_stats
 from app.entrypoints.http.watch import WatchController
@@ -109,19 +103,14 @@ def create_http_app(
                 token=settings.effective_token,
                 open_prefixes=open_prefixes,
             ),
-            DefineMiddleware(JsonContentTypeMiddleware, error_texts=ERROR_TEXTS),
+            DefineMiddleware(JsonBodyMiddleware),
         ],
         cors_config=CORSConfig(
             allow_origins=list(settings.cors_origins),
             allow_methods=CORS_METHODS,  # type: ignore[arg-type]
             allow_headers=CORS_HEADERS,
         ),
-        exception_handlers={
-            ApiError: api_error_handler,
-            ValidationException: validation_error_handler,
-            HTTPException: http_error_handler,
-            Exception: internal_error_handler,
-        },
+        exception_handlers=EXCEPTION_HANDLERS,
         openapi_config=openapi,
         lifespan=list(lifespan),
         debug=False,

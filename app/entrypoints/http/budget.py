@@ -8,7 +8,7 @@ from litestar import get
 from litestar.di import NamedDependency
 
 from app.domain.budget.reads import ReadBudget
-from app.entrypoints.http.exchange import error_responses
+from app.entrypoints.http.openapi import error_responses
 from app.ports.budget import RateBudget
 
 

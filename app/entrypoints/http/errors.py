@@ -1,12 +1,26 @@
-"""Maps domain errors to the contract's `{error, details, errorType}` bodies and status codes."""
+"""The one error pipeline: every failure leaves as ``{error, details, errorType}``.
+
+- Each route declares its fixed ``error`` text once, ``opt=route_error("Failed to fetch
+  ticker")``; ``error_text`` reads it back from the request's route.
+- ``domain_error_handler`` maps the domain error tree (``app.domain.errors``) to a status with
+  ``STATUS_BY_ERROR``; ``error`` is the error's own headline if it has one ("API credentials
+  required for balance", "Request timeout"), else the route's text.
+- Framework exceptions and our own bugs are handled in ``exception_handlers``, with the same
+  ``error_response`` (which keeps the exception's headers).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Mapping
+from typing import Any
+
+from litestar import Request, Response
 
 from app.domain import errors as domain
 from app.observability import scrub_text
+
+ERROR_OPT = "error"
+"""The route ``opt`` key that holds the endpoint's fixed ``error`` text."""
 
 # Most specific first: the first isinstance match wins.
 STATUS_BY_ERROR: tuple[tuple[type[domain.DomainError], int], ...] = (
@@ -25,51 +39,59 @@ STATUS_BY_ERROR: tuple[tuple[type[domain.DomainError], int], ...] = (
 )
 
 
-class ApiError(Exception):
-    """An error answer in the contract's shape, raised by handlers, rendered by the app."""
-
-    def __init__(
-        self,
-        status: int,
-        error: str,
-        details: str,
-        error_type: str,
-        headers: dict[str, str] | None = None,
-    ) -> None:
-        super().__init__(error)
-        self.status = status
-        self.error = error
-        self.details = details
-        self.error_type = error_type
-        self.headers = headers or {}
-
-    def body(self) -> dict[str, str]:
-        return {"error": self.error, "details": self.details, "errorType": self.error_type}
+def route_error(text: str) -> dict[str, str]:
+    """The ``opt`` of a route whose failures answer with ``text`` as ``error``."""
+    return {ERROR_OPT: text}
 
 
 def status_for(error: domain.DomainError) -> int:
+    """The HTTP status of a domain error (500 for a DomainError no row covers: our bug)."""
     for error_class, status in STATUS_BY_ERROR:
         if isinstance(error, error_class):
             return status
     return 500
 
 
-@contextmanager
-def endpoint_errors(error_text: str) -> Iterator[None]:
-    """Turn a domain error raised inside the block into an ApiError with the endpoint's text.
+def error_text(request: Request[Any, Any, Any], fallback: str) -> str:
+    """The fixed ``error`` text of the request's route, or ``fallback`` (no route matched)."""
+    handler = request.scope.get("route_handler")
+    opt = getattr(handler, "opt", None) or {}
+    text = opt.get(ERROR_OPT)
+    return text if isinstance(text, str) else fallback
 
-    ``error_text`` is the fixed text a client may match on (e.g. "Failed to fetch ticker").
-    Errors that are not DomainErrors are our own bugs: they propagate and become a 500.
-    """
-    try:
-        yield
-    except domain.DomainError as exc:
-        # Our own budget refusal says when to come back (issue 9).
-        retry_after = getattr(exc, "retry_after_header", None)
-        raise ApiError(
-            status_for(exc),
-            exc.headline or error_text,
-            scrub_text(exc.details),
-            exc.error_type,
-            headers={"Retry-After": retry_after} if isinstance(retry_after, str) else None,
-        ) from exc
+
+def error_response(
+    status: int,
+    error: str,
+    details: str | None,
+    error_type: str,
+    headers: Mapping[str, str] | None = None,
+) -> Response[Any]:
+    """The contract's error body; ``headers`` (Allow, Retry-After...) are sent as given."""
+    return Response(
+        {"error": error, "details": details, "errorType": error_type},
+        status_code=status,
+        headers=dict(headers) if headers else None,
+    )
+
+
+def domain_error_handler(request: Request[Any, Any, Any], exc: domain.DomainError) -> Response[Any]:
+    """Any domain error raised by a handler or a middleware of a route."""
+    error = exc.headline or error_text(request, "Request failed")
+    # Our own budget refusal (issue 9) says when to come back.
+    retry_after = getattr(exc, "retry_after_header", None)
+    headers = {"Retry-After": retry_after} if isinstance(retry_after, str) else None
+    return error_response(
+        status_for(exc), error, scrub_text(exc.details), exc.error_type, headers
+    )
+
+
+__all__ = [
+    "ERROR_OPT",
+    "STATUS_BY_ERROR",
+    "domain_error_handler",
+    "error_response",
+    "error_text",
+    "route_error",
+    "status_for",
+]

@@ -8,53 +8,51 @@ from typing import Any
 import structlog
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
+from litestar.types import ExceptionHandlersMap
 
-from app.entrypoints.http.errors import ApiError
-from app.entrypoints.http.exchange import ERROR_TEXTS
+from app.domain.errors import DomainError
+from app.entrypoints.http.errors import domain_error_handler, error_response, error_text
 
 log = structlog.get_logger(__name__)
 
-
-def _error(
-    status: int,
-    error: str,
-    details: str | None,
-    error_type: str,
-    headers: dict[str, str] | None = None,
-) -> Response[Any]:
-    return Response(
-        {"error": error, "details": details, "errorType": error_type},
-        status_code=status,
-        headers=headers,
-    )
-
-
-def api_error_handler(_request: Request[Any, Any, Any], exc: ApiError) -> Response[Any]:
-    return _error(exc.status, exc.error, exc.details, exc.error_type, exc.headers or None)
+# Statuses whose `error` text does not depend on the route (no route, or not its failure).
+_FIXED_TEXTS = {404: "Not found", 405: "Method not allowed", 413: "Request body too large"}
 
 
 def validation_error_handler(
     request: Request[Any, Any, Any], exc: ValidationException
 ) -> Response[Any]:
-    return _error(400, ERROR_TEXTS.get(request.url.path, "Bad request"), _explain(exc), "BadInput")
+    """A body the route's schema refuses: 400 with the route's text and a readable reason."""
+    return error_response(400, error_text(request, "Bad request"), _explain(exc), "BadInput")
 
 
 def http_error_handler(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+    """Framework answers (404, 405, 413, 415...): their status, and every header they carry."""
     status = exc.status_code
     if status == 400:
-        return _error(
-            400, ERROR_TEXTS.get(request.url.path, "Bad request"), _explain(exc), "BadInput"
+        return error_response(
+            400, error_text(request, "Bad request"), _explain(exc), "BadInput", exc.headers
         )
-    texts = {404: "Not found", 405: "Method not allowed", 413: "Request body too large"}
-    error = texts.get(status, exc.detail or "Request failed")
-    return _error(status, error, exc.detail, type(exc).__name__)
+    fallback = exc.detail or "Request failed"
+    error = _FIXED_TEXTS.get(status) or error_text(request, fallback)
+    return error_response(status, error, exc.detail, type(exc).__name__, exc.headers)
 
 
 def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
-    # Our own bug: log it with its traceback (redacted), tell the client only that it happened.
+    """Our own bug: log it with its traceback (redacted), tell the client only that it happened."""
     log.error("unhandled_error", path=request.url.path, exc_info=exc)
-    error = ERROR_TEXTS.get(request.url.path, "Internal server error")
-    return _error(500, error, "Internal server error", "InternalError")
+    return error_response(
+        500, error_text(request, "Internal server error"), "Internal server error", "InternalError"
+    )
+
+
+EXCEPTION_HANDLERS: ExceptionHandlersMap = {
+    DomainError: domain_error_handler,
+    ValidationException: validation_error_handler,
+    HTTPException: http_error_handler,
+    Exception: internal_error_handler,
+}
+"""Litestar ``exception_handlers``: the most specific class of an exception wins."""
 
 
 _MISSING_FIELD = re.compile(r"Object missing required field `([^`]+)`(?: - at `\$\.?([^`]*)`)?")

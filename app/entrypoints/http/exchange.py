@@ -1,24 +1,28 @@
-"""REST endpoints over CCXT: /api/exchange/* (instance, fetch*, capabilities)."""
+"""REST endpoints over CCXT: /api/exchange/* (instance, fetch*, capabilities).
+
+Each handler translates only: its typed body (``schemas``) becomes domain values once
+(``domain_config``), the ``ExchangeService`` does the rest, and failures are rendered by the
+one error pipeline (``errors``) with the route's fixed text from ``opt``.
+"""
 
 from __future__ import annotations
-
-from typing import Any
 
 import msgspec
 from litestar import Controller, Response, post
 from litestar.di import NamedDependency
-from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import JSONBody
 
 from app.domain.budget.model import ReadReceipt
+from app.domain.config import ExchangeConfig
+from app.domain.errors import BadInput
 from app.domain.exchange import ExchangeService
 from app.entrypoints.http.data_source import DATA_SOURCE_HEADERS, served
-from app.entrypoints.http.errors import ApiError, endpoint_errors
+from app.entrypoints.http.errors import route_error
+from app.entrypoints.http.openapi import EXCHANGE_ERRORS
 from app.entrypoints.http.schemas import (
     BalanceResponse,
     CapabilitiesResponse,
     ConfigRequest,
-    ErrorBody,
     ExchangeConfigBody,
     InstanceRequest,
     InstanceResponse,
@@ -33,50 +37,24 @@ from app.entrypoints.http.schemas import (
 )
 from app.observability import remember_secrets
 
-# The fixed `error` text of each endpoint (contract section 2); also used for body errors.
-ERROR_TEXTS: dict[str, str] = {
-    "/api/exchange/instance": "Failed to create exchange instance",
-    "/api/exchange/fetchTicker": "Failed to fetch ticker",
-    "/api/exchange/fetchOrderBook": "Failed to fetch orderbook",
-    "/api/exchange/fetchTrades": "Failed to fetch trades",
-    "/api/exchange/fetchOHLCV": "Failed to fetch OHLCV",
-    "/api/exchange/fetchBalance": "Failed to fetch balance",
-    "/api/exchange/capabilities": "Failed to get capabilities",
-    "/api/exchange/watchTicker": "Failed to watch ticker",
-    "/api/exchange/watchOrderBook": "Failed to watch orderbook",
-    "/api/exchange/watchTrades": "Failed to watch trades",
-    "/api/exchange/watchOHLCV": "Failed to watch OHLCV",
-    "/api/exchange/watchBalance": "Failed to watch balance",
-    "/api/proxy/request": "Proxy request failed",
-}
+EXCHANGE_ID_REQUIRED = "exchangeId is required"
+"""The instance endpoint's own fixed text (contract section 2)."""
 
 
-def error_responses(*statuses: int) -> dict[int, ResponseSpec]:
-    """OpenAPI entries for the error statuses an endpoint can answer."""
-    meaning = {
-        400: "Bad input: body, config, symbol, unknown exchange, credentials refused",
-        401: "Access token required",
-        403: "Invalid token",
-        429: "Rate limited: by the exchange, or by our shared budget for it (then with Retry-After)",
-        501: "Not supported by this exchange",
-        502: "Exchange unreachable or answered with an error",
-        503: "Exchange unavailable (maintenance)",
-        504: "Exchange timed out",
-    }
-    return {
-        status: ResponseSpec(ErrorBody, description=meaning.get(status, ""), generate_examples=False)
-        for status in (401, 403, *statuses)
-    }
-
-
-EXCHANGE_ERRORS = error_responses(400, 429, 501, 502, 503, 504)
-
-
-def config_mapping(config: ExchangeConfigBody | InstanceRequest | None) -> dict[str, Any]:
-    if config is None:
-        return {}
-    remember_secrets(config.apiKey, config.secret, config.password)
-    return msgspec.structs.asdict(config)
+def domain_config(
+    body: ExchangeConfigBody | InstanceRequest, service: ExchangeService
+) -> ExchangeConfig:
+    """The edge's one conversion of a config body; its secrets are scrubbed from any output."""
+    remember_secrets(body.apiKey, body.secret, body.password)
+    return service.config(
+        body.exchangeId,
+        market_type=body.marketType,
+        ccxt_type=body.ccxtType,
+        sandbox=body.sandbox,
+        api_key=body.apiKey,
+        secret=body.secret,
+        password=body.password,
+    )
 
 
 class ExchangeController(Controller):
@@ -89,15 +67,14 @@ class ExchangeController(Controller):
         summary="Create or reuse a cached exchange instance (markets loaded)",
         description="The body is the config itself, flat. The answer echoes it with defaults.",
         responses=EXCHANGE_ERRORS,
+        opt=route_error("Failed to create exchange instance"),
     )
     async def instance(
         self, data: JSONBody[InstanceRequest], exchange_service: NamedDependency[ExchangeService]
     ) -> InstanceResponse:
         if not data.exchangeId:
-            message = "exchangeId is required"
-            raise ApiError(400, message, message, "BadInput")
-        with endpoint_errors(ERROR_TEXTS["/api/exchange/instance"]):
-            config = await exchange_service.instance(config_mapping(data))
+            raise BadInput(EXCHANGE_ID_REQUIRED, headline=EXCHANGE_ID_REQUIRED)
+        config = await exchange_service.instance(domain_config(data, exchange_service))
         return InstanceResponse(
             success=True,
             exchangeId=config.exchange_id,
@@ -113,19 +90,19 @@ class ExchangeController(Controller):
         summary="fetch_ticker(symbol)",
         responses=EXCHANGE_ERRORS,
         response_headers=DATA_SOURCE_HEADERS,
+        opt=route_error("Failed to fetch ticker"),
     )
     async def fetch_ticker(
         self, data: JSONBody[SymbolRequest], exchange_service: NamedDependency[ExchangeService]
     ) -> Response[TickerResponse]:
         receipt = ReadReceipt()
-        with endpoint_errors(ERROR_TEXTS["/api/exchange/fetchTicker"]):
-            result = await exchange_service.fetch_ticker(
-                config_mapping(data.config),
-                data.symbol,
-                data.params,
-                max_age_ms=data.maxAgeMs,
-                receipt=receipt,
-            )
+        result = await exchange_service.fetch_ticker(
+            domain_config(data.config, exchange_service),
+            data.symbol,
+            data.params,
+            max_age_ms=data.maxAgeMs,
+            receipt=receipt,
+        )
         return served(TickerResponse(success=True, data=result), receipt)
 
     @post(
@@ -134,20 +111,20 @@ class ExchangeController(Controller):
         summary="fetch_order_book(symbol, limit)",
         responses=EXCHANGE_ERRORS,
         response_headers=DATA_SOURCE_HEADERS,
+        opt=route_error("Failed to fetch orderbook"),
     )
     async def fetch_order_book(
         self, data: JSONBody[OrderBookRequest], exchange_service: NamedDependency[ExchangeService]
     ) -> Response[OrderBookResponse]:
         receipt = ReadReceipt()
-        with endpoint_errors(ERROR_TEXTS["/api/exchange/fetchOrderBook"]):
-            result = await exchange_service.fetch_order_book(
-                config_mapping(data.config),
-                data.symbol,
-                data.limit,
-                data.params,
-                max_age_ms=data.maxAgeMs,
-                receipt=receipt,
-            )
+        result = await exchange_service.fetch_order_book(
+            domain_config(data.config, exchange_service),
+            data.symbol,
+            data.limit,
+            data.params,
+            max_age_ms=data.maxAgeMs,
+            receipt=receipt,
+        )
         return served(OrderBookResponse(success=True, data=result), receipt)
 
     @post(
@@ -156,21 +133,21 @@ class ExchangeController(Controller):
         summary="fetch_trades(symbol, since, limit)",
         responses=EXCHANGE_ERRORS,
         response_headers=DATA_SOURCE_HEADERS,
+        opt=route_error("Failed to fetch trades"),
     )
     async def fetch_trades(
         self, data: JSONBody[TradesRequest], exchange_service: NamedDependency[ExchangeService]
     ) -> Response[TradesResponse]:
         receipt = ReadReceipt()
-        with endpoint_errors(ERROR_TEXTS["/api/exchange/fetchTrades"]):
-            result = await exchange_service.fetch_trades(
-                config_mapping(data.config),
-                data.symbol,
-                data.since,
-                data.limit,
-                data.params,
-                max_age_ms=data.maxAgeMs,
-                receipt=receipt,
-            )
+        result = await exchange_service.fetch_trades(
+            domain_config(data.config, exchange_service),
+            data.symbol,
+            data.since,
+            data.limit,
+            data.params,
+            max_age_ms=data.maxAgeMs,
+            receipt=receipt,
+        )
         return served(TradesResponse(success=True, data=result), receipt)
 
     @post(
@@ -179,22 +156,22 @@ class ExchangeController(Controller):
         summary="fetch_ohlcv(symbol, timeframe or 1m, since, limit)",
         responses=EXCHANGE_ERRORS,
         response_headers=DATA_SOURCE_HEADERS,
+        opt=route_error("Failed to fetch OHLCV"),
     )
     async def fetch_ohlcv(
         self, data: JSONBody[OHLCVRequest], exchange_service: NamedDependency[ExchangeService]
     ) -> Response[OHLCVResponse]:
         receipt = ReadReceipt()
-        with endpoint_errors(ERROR_TEXTS["/api/exchange/fetchOHLCV"]):
-            result = await exchange_service.fetch_ohlcv(
-                config_mapping(data.config),
-                data.symbol,
-                data.timeframe,
-                data.since,
-                data.limit,
-                data.params,
-                max_age_ms=data.maxAgeMs,
-                receipt=receipt,
-            )
+        result = await exchange_service.fetch_ohlcv(
+            domain_config(data.config, exchange_service),
+            data.symbol,
+            data.timeframe,
+            data.since,
+            data.limit,
+            data.params,
+            max_age_ms=data.maxAgeMs,
+            receipt=receipt,
+        )
         return served(OHLCVResponse(success=True, data=result), receipt)
 
     @post(
@@ -203,15 +180,18 @@ class ExchangeController(Controller):
         summary="fetch_balance() (needs apiKey and secret in config)",
         responses=EXCHANGE_ERRORS,
         response_headers=DATA_SOURCE_HEADERS,
+        opt=route_error("Failed to fetch balance"),
     )
     async def fetch_balance(
         self, data: JSONBody[ConfigRequest], exchange_service: NamedDependency[ExchangeService]
     ) -> Response[BalanceResponse]:
         receipt = ReadReceipt()
-        with endpoint_errors(ERROR_TEXTS["/api/exchange/fetchBalance"]):
-            result = await exchange_service.fetch_balance(
-                config_mapping(data.config), data.params, max_age_ms=data.maxAgeMs, receipt=receipt
-            )
+        result = await exchange_service.fetch_balance(
+            domain_config(data.config, exchange_service),
+            data.params,
+            max_age_ms=data.maxAgeMs,
+            receipt=receipt,
+        )
         return served(BalanceResponse(success=True, data=result), receipt)
 
     @post(
@@ -220,17 +200,17 @@ class ExchangeController(Controller):
         summary="has, markets, symbols, timeframes and fees of an exchange",
         responses=EXCHANGE_ERRORS,
         response_headers=DATA_SOURCE_HEADERS,
+        opt=route_error("Failed to get capabilities"),
     )
     async def capabilities(
         self, data: JSONBody[ConfigRequest], exchange_service: NamedDependency[ExchangeService]
     ) -> Response[CapabilitiesResponse]:
         receipt = ReadReceipt()
-        with endpoint_errors(ERROR_TEXTS["/api/exchange/capabilities"]):
-            result = await exchange_service.capabilities(
-                config_mapping(data.config), max_age_ms=data.maxAgeMs, receipt=receipt
-            )
+        result = await exchange_service.capabilities(
+            domain_config(data.config, exchange_service), max_age_ms=data.maxAgeMs, receipt=receipt
+        )
         body = msgspec.convert({"success": True, "data": result}, CapabilitiesResponse)
         return served(body, receipt)
 
 
-__all__ = ["ERROR_TEXTS", "EXCHANGE_ERRORS", "ExchangeController", "error_responses"]
+__all__ = ["ExchangeController", "domain_config"]

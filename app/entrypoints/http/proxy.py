@@ -7,17 +7,13 @@ from typing import Annotated, Any
 import msgspec
 from litestar import Response, post
 from litestar.di import NamedDependency
-from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import JSONBody
 
-from app.domain.errors import DomainError, ProxyTimeout
 from app.domain.proxy import ProxyCall, ProxyService
-from app.entrypoints.http.errors import ApiError, status_for
-from app.entrypoints.http.schemas import ErrorBody
+from app.entrypoints.http.errors import route_error
+from app.entrypoints.http.openapi import BODY_ERRORS, error_responses
 
 ERROR_TEXT = "Proxy request failed"
-TIMEOUT_TEXT = "Request timeout"
-URL_REQUIRED = "URL is required"
 
 _BODYLESS_STATUSES = frozenset({204, 205, 304})
 
@@ -66,18 +62,17 @@ class ProxyResponseBody(msgspec.Struct, kw_only=True):
     ]
 
 
-PROXY_ERRORS: dict[int, ResponseSpec] = {
-    status: ResponseSpec(ErrorBody, description=description, generate_examples=False)
-    for status, description in {
+PROXY_ERRORS = error_responses(
+    *BODY_ERRORS,
+    408,
+    500,
+    502,
+    meaning={
         400: "URL missing, malformed body, or target refused by the SSRF guard (see `details`)",
-        401: "Access token required",
-        403: "Invalid token",
-        408: "Request timeout: the whole exchange overran the timeout",
-        500: "Internal server error (our own bug)",
         502: "Proxy request failed: the upstream does not resolve, refuses or resets the "
         "connection, breaks the protocol, redirects too often, or its body exceeds the limit",
-    }.items()
-}
+    },
+)
 
 
 @post(
@@ -90,25 +85,19 @@ PROXY_ERRORS: dict[int, ResponseSpec] = {
         "also through redirects (each hop is checked). The upstream status is mirrored."
     ),
     responses=PROXY_ERRORS,
+    opt=route_error(ERROR_TEXT),
 )
 async def proxy_request(
     data: JSONBody[ProxyRequestBody], proxy_service: NamedDependency[ProxyService]
 ) -> Response[ProxyResponseBody]:
-    if not data.url:
-        raise ApiError(400, URL_REQUIRED, URL_REQUIRED, "BadInput")
     call = ProxyCall(
-        url=data.url,
+        url=data.url or "",
         method=data.method,
         headers=data.headers,
         body=data.body,
         timeout_ms=data.timeout,
     )
-    try:
-        result = await proxy_service.forward(call)
-    except ProxyTimeout as exc:
-        raise ApiError(408, TIMEOUT_TEXT, exc.details, exc.error_type) from exc
-    except DomainError as exc:
-        raise ApiError(status_for(exc), ERROR_TEXT, exc.details, exc.error_type) from exc
+    result = await proxy_service.forward(call)
     body = ProxyResponseBody(
         success=result.success,
         status=result.status,
