@@ -18,7 +18,6 @@ from litestar.testing import AsyncTestClient
 
 from app.domain.nesting import MAX_NESTING_DEPTH
 from app.entrypoints.asgi import Application
-from app.entrypoints.http.app import create_http_app
 from app.entrypoints.http.body import DEFAULT_MAX_BODY_BYTES
 from app.testing.fakes import FakeBackend
 from tests.support.app import AUTH, make_app, make_settings
@@ -119,10 +118,10 @@ async def test_every_header_an_http_error_carries_is_sent() -> None:
     async def challenge() -> None:
         raise NotAuthorizedException(headers={"WWW-Authenticate": 'Bearer realm="x"'})
 
-    unused = {name: lambda: None for name in
-              ("exchange_service", "backend_catalog", "proxy_service", "stream_service")}
-    app = create_http_app(make_settings(), unused, extra_handlers=[retry, challenge])
-    async with AsyncTestClient(app=app) as test_client:
+    application = make_app(make_settings(), [FakeBackend()])
+    application.http.register(retry)
+    application.http.register(challenge)
+    async with AsyncTestClient(app=application.http) as test_client:
         retried = await test_client.get("/retry", headers=AUTH)
         challenged = await test_client.get("/challenge", headers=AUTH)
     assert retried.status_code == 429 and retried.headers["retry-after"] == "7"
