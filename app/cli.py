@@ -88,7 +88,7 @@ def uvicorn_config(settings: Settings, application: Any) -> Any:
         log_config=None,  # our logging setup handles uvicorn's loggers
         access_log=False,
         timeout_graceful_shutdown=int(settings.shutdown_grace_seconds),
-        ws_max_size=1024 * 1024,
+        ws_max_size=settings.socketio.max_http_buffer_size,  # engine.io checks the same (ADR 0070)
         # Per-message compression costs a quarter of the fan-out CPU (bench/fanout.py); the
         # Node original runs without it too.
         ws_per_message_deflate=False,

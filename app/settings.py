@@ -97,6 +97,43 @@ class StreamSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     rest_watch_timeout_seconds: float = 30.0
 
 
+class SocketIOSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """Bounds of the Socket.IO transport: what one connection may make the server hold, and
+    for how long (seconds, bytes, packets). Sources of the figures: ADR 0070.
+    """
+
+    ping_interval_seconds: float = 25.0
+    """engine.io heartbeat period (Node's default, 25 s)."""
+    ping_timeout_seconds: float = 20.0
+    """A client silent this long after a ping is closed (Node: 20 s). A long-polling GET is
+    held at most ping_interval + ping_timeout."""
+    max_http_buffer_size: int = 1_000_000
+    """Largest engine.io message, websocket frame or long-polling POST body, bytes (Node's
+    maxHttpBufferSize, 1 MB). Larger: the connection closes (POST: 413)."""
+    max_payload_packets: int = 1_000
+    """Most packets in one long-polling POST (python-engineio: 16, Node: only the byte size).
+    Beyond it: 400 and the session closes, so the client reconnects."""
+    max_attachments: int = 10
+    """Most binary attachments one packet may announce (Node's parser: 10)."""
+    max_attachment_bytes: int = 1_000_000
+    """Most bytes the attachments of one packet may add up to."""
+    binary_before_auth: bool = False
+    """Whether a connection may send binary packets before it authenticates (no event of
+    this server takes binary input)."""
+    max_events_before_auth: int = 256
+    """Most packets a connection may send before it authenticates (its authenticate plus a
+    burst of subscribes queued before the answer); beyond it the connection closes."""
+    connect_timeout_seconds: float = 10.0
+    """An engine.io session that has not joined a namespace this long after its handshake
+    is closed (Node's connectTimeout: 45 s)."""
+    max_unauthenticated_connections: int = 2_000
+    """Most connections open at once that have not authenticated; further handshakes get
+    401 until some authenticate, time out or leave."""
+    max_queued_packets: int = 1_024
+    """Most packets waiting in one connection's outgoing queue (replies and control
+    packets; stream data has its own cap). A connection that does not read is closed."""
+
+
 class ProxySettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     enabled: bool = True
     allow: list[str] = msgspec.field(default_factory=list)
@@ -129,6 +166,7 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     streams: StreamSettings = msgspec.field(default_factory=StreamSettings)
     proxy: ProxySettings = msgspec.field(default_factory=ProxySettings)
     budget: BudgetSettings = msgspec.field(default_factory=BudgetSettings)
+    socketio: SocketIOSettings = msgspec.field(default_factory=SocketIOSettings)
     exchanges: dict[str, ExchangeSettings] = msgspec.field(default_factory=dict)
     disabled_plugins: list[str] = msgspec.field(default_factory=list)
 

@@ -10,6 +10,7 @@ from typing import Any
 import socketio
 import structlog
 
+from app.adapters.socketio.engine import BoundedSocketIOServer
 from app.adapters.socketio.publisher import SocketIOPublisher
 from app.domain.errors import DomainError
 from app.domain.streams import Echo, StreamService, SubscriptionRejected, parse_subscription
@@ -52,7 +53,12 @@ def create_socketio_server(
             connections from the stream service, never from these handlers).
     """
     origins = list(settings.cors_origins)
-    sio = socketio.AsyncServer(
+    sio = BoundedSocketIOServer(
+        limits=settings.socketio,
+        # late-bound: the handlers need the server, so they are created below
+        is_authenticated=lambda sid: handlers.is_authenticated(sid),  # noqa: PLW0108
+        bad_payload_events={"subscribe": "subscription_error"},
+        bad_payload_fields={"subscription_error": _echo(None)},
         async_mode="asgi",
         cors_allowed_origins="*" if "*" in origins else origins,
         logger=False,
@@ -111,6 +117,10 @@ class _Handlers:
             return
         loop = asyncio.get_running_loop()
         session.timer = loop.call_later(self._auth_timeout, self._auth_expired, sid)
+
+    def is_authenticated(self, sid: str) -> bool:
+        session = self._sessions.get(sid)
+        return session is not None and session.authenticated
 
     def _auth_expired(self, sid: str) -> None:
         session = self._sessions.get(sid)
