@@ -26,8 +26,8 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-import engineio  # type: ignore[import-untyped]
-import socketio  # type: ignore[import-untyped]
+import engineio
+import socketio
 import structlog
 from engineio import async_socket as eio_async_socket
 from engineio import exceptions as eio_exceptions
