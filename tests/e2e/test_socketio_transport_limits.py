@@ -133,20 +133,20 @@ async def test_ten_small_attachments_are_accepted_and_eleven_close(ws: Any) -> N
 async def test_placeholder_to_a_missing_attachment_closes_and_drops_subscriptions(
     ws: Any, application: Application, fake_backend: FakeBackend
 ) -> None:
-    hub = application.container.stream_hub()
+    streams = application.container.stream_service()
     raw = await ws()
     await raw.join(AUTH)
     ticker = {"exchangeId": "fake", "symbol": "BTC/USDT", "dataType": "ticker"}
     await raw.send(event_packet("subscribe", ticker))
     assert (await raw.next_event())[0] == "subscribed"
-    assert hub.stats()["subscriptions"] == 1
+    assert streams.stats()["subscriptions"] == 1
     await raw.send('451-["unsubscribe",{"subscriptionId":{"_placeholder":true,"num":3}}]')
     assert await raw.wait_closed()  # not deaf: closed, so the client reconnects
     for _ in range(300):
-        if hub.stats()["subscriptions"] == 0:
+        if streams.stats()["subscriptions"] == 0:
             break
         await asyncio.sleep(0.01)
-    assert hub.stats()["subscriptions"] == 0
+    assert streams.stats()["subscriptions"] == 0
 
 
 @pytest.mark.parametrize(
