@@ -6,7 +6,6 @@ missing attachment, long-polling batches, and a too-deep payload on every event.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import resource
 from collections.abc import AsyncIterator
@@ -16,6 +15,7 @@ import httpx
 import pytest
 
 from app.entrypoints.asgi import Application
+from app.testing import eventually
 from app.testing.fakes import FakeBackend
 from tests.e2e.raw_engineio import RawPolling, RawWebSocket, event_packet, nested, raw_event
 from tests.support.app import TOKEN, make_app, make_settings
@@ -142,11 +142,7 @@ async def test_placeholder_to_a_missing_attachment_closes_and_drops_subscription
     assert streams.stats()["subscriptions"] == 1
     await raw.send('451-["unsubscribe",{"subscriptionId":{"_placeholder":true,"num":3}}]')
     assert await raw.wait_closed()  # not deaf: closed, so the client reconnects
-    for _ in range(300):
-        if streams.stats()["subscriptions"] == 0:
-            break
-        await asyncio.sleep(0.01)
-    assert streams.stats()["subscriptions"] == 0
+    await eventually(lambda: streams.stats()["subscriptions"] == 0)
 
 
 @pytest.mark.parametrize(
