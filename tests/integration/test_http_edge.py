@@ -130,6 +130,13 @@ async def test_every_header_an_http_error_carries_is_sent() -> None:
     assert set(retried.json()) == {"error", "details", "errorType"}
 
 
+async def test_401_names_the_bearer_scheme_and_keeps_the_contract_body(client: Client) -> None:
+    response = await client.post("/api/exchange/fetchTicker", json={})
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"] == "Bearer"
+    assert response.json() == {"error": "Access token required"}
+
+
 @pytest.fixture
 async def server(fake_backend: FakeBackend) -> AsyncIterator[httpx.AsyncClient]:
     application: Application = make_app(make_settings(), [fake_backend])
@@ -160,6 +167,17 @@ async def test_a_utf8_byte_order_mark_before_the_json_is_accepted(client: Client
     )
     assert response.status_code == 200, response.text
     assert response.json()["data"]["symbol"] == "BTC/USDT"
+
+
+async def test_a_body_that_is_not_utf8_is_400_not_a_crash(client: Client) -> None:
+    raw = b'{"config":{"exchangeId":"fake"},"symbol":"\xff\xfe"}'
+    response = await client.post("/api/exchange/fetchTicker", content=raw, headers=JSON)
+    assert response.status_code == 400
+    assert response.json() == {
+        "error": "Failed to fetch ticker",
+        "details": "Request body is not valid UTF-8 (byte 42)",
+        "errorType": "BadInput",
+    }
 
 
 def raw_deflate(data: bytes) -> bytes:

@@ -24,7 +24,10 @@ class BearerAuthMiddleware:
             return
         presented = _bearer_token(scope)
         if not presented:
-            await send_json(send, 401, {"error": "Access token required"})
+            # RFC 9110 11.6.1: a 401 names the scheme it wants.
+            await send_json(
+                send, 401, {"error": "Access token required"}, [(b"www-authenticate", b"Bearer")]
+            )
             return
         if not hmac.compare_digest(presented, self._token):
             await send_json(send, 403, {"error": "Invalid token"})

@@ -7,6 +7,7 @@ exception that the one error pipeline renders with the route's own ``error`` tex
 - ``Content-Encoding: gzip`` / ``deflate`` is decoded, and the *decoded* size must stay within
   the route's body limit (413); any other coding: 415 naming it (never "JSON is malformed");
 - a UTF-8 byte-order mark before the JSON is dropped (the original, Express, accepted it);
+- a body that is not UTF-8: 400 naming the byte (the decoder would raise a 500 otherwise);
 - JSON nested deeper than ``app.domain.nesting.MAX_NESTING_DEPTH``: 400 ``NestingTooDeep``,
   checked on the raw text because the decoder itself would crash (RecursionError) first.
 """
@@ -66,6 +67,7 @@ class JsonBodyMiddleware:
         if coding not in _IDENTITY:
             body = _decode(body, coding, limit)
         body = body.removeprefix(UTF8_BOM)
+        _check_utf8(body)
         check_json_nesting(body)
         _set_body_headers(scope, len(body))
         await self._app(scope, _replay(body, receive), send)
@@ -125,6 +127,14 @@ def _decode(body: bytes, coding: str, limit: int) -> bytes:
     if not inflater.eof:
         raise BadInput(f"Request body is not valid {coding} data (truncated)")
     return decoded
+
+
+def _check_utf8(body: bytes) -> None:
+    """JSON text is UTF-8 (RFC 8259 8.1); msgspec raises UnicodeDecodeError (a 500) otherwise."""
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise BadInput(f"Request body is not valid UTF-8 (byte {exc.start})") from None
 
 
 def _set_body_headers(scope: Scope, length: int) -> None:
