@@ -16,14 +16,15 @@ import structlog
 
 from app.domain.config import ExchangeConfig
 from app.domain.errors import UnknownExchange
+from app.plugin import ENTRY_POINT_GROUP, BackendContext
 from app.ports.exchange_backend import ExchangeBackend
 from app.ports.exchange_gateway import ExchangeGateway
 from app.settings import Settings
 
-ENTRY_POINT_GROUP = "profitmaker_server.backends.v1"
 DEFAULT_BACKEND = "ccxt"
 
-BackendFactory = Callable[[Settings], ExchangeBackend]
+BackendFactory = Callable[[BackendContext], ExchangeBackend]
+"""What an entry point of the group names (plugin API v1, docs/adr/0081)."""
 
 log = structlog.get_logger(__name__)
 
@@ -56,13 +57,14 @@ class BackendRegistry:
         """Load every backend of the entry-point group; report and skip broken ones."""
         backends: list[ExchangeBackend] = []
         failures: list[PluginFailure] = []
+        context = BackendContext.from_settings(settings)  # plugins never see the whole Settings
         for point in sorted(entry_points(group=group), key=lambda p: p.name):
             if point.name in settings.disabled_plugins:
                 log.info("backend_plugin_disabled", plugin=point.name)
                 continue
             try:
                 factory = point.load()
-                backend = factory(settings)
+                backend = factory(context)
             except Exception as exc:  # noqa: BLE001 - a broken plugin must not stop the server
                 failures.append(PluginFailure(point.name, f"{type(exc).__name__}: {exc}"))
                 log.warning(

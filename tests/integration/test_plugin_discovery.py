@@ -19,6 +19,7 @@ from structlog.testing import capture_logs
 from app.adapters.backends import ENTRY_POINT_GROUP, BackendRegistry
 from app.domain.config import ExchangeConfig
 from app.domain.errors import UnknownExchange
+from app.plugin import BackendContext
 from app.settings import ExchangeSettings, Settings
 
 
@@ -37,8 +38,10 @@ def install_fake_distribution(
 GOOD_PLUGIN = """
     from app.testing import FakeBackend
 
-    def factory(settings):
-        return FakeBackend(name="tempgood", exchange_ids=frozenset({"tempgood"}))
+    def factory(context):
+        backend = FakeBackend(name="tempgood", exchange_ids=frozenset({"tempgood"}))
+        backend.context = context  # what the server handed over, for the test to inspect
+        return backend
 """
 
 
@@ -124,6 +127,22 @@ def test_a_plugin_that_fails_on_import_is_reported_and_skipped(plugin_dir: Path)
     warnings = {e["plugin"]: e for e in logs if e["event"] == "backend_plugin_failed"}
     assert set(warnings) == {"tempimport", "tempfactory"}
     assert all(e["log_level"] == "warning" for e in warnings.values())
+
+
+def test_a_plugin_factory_receives_the_narrow_context_not_the_settings(plugin_dir: Path) -> None:
+    install_fake_distribution(
+        plugin_dir, "temp_plugins", "tempgood = temp_good_plugin:factory",
+        {"temp_good_plugin": GOOD_PLUGIN},
+    )
+    settings = Settings(
+        exchanges={"tempgood": ExchangeSettings(options={"region": "eu"}, ccxt={"timeout": 5})}
+    )
+    backend: Any = BackendRegistry.discover(settings).backend_for("tempgood")
+    context = backend.context
+    assert isinstance(context, BackendContext) and not isinstance(context, Settings)
+    assert context.options("tempgood") == {"region": "eu"}
+    assert context.ccxt_overrides_for("tempgood") == {"timeout": 5}
+    assert not hasattr(context, "api_token") and not hasattr(context, "exchanges")
 
 
 def test_disabled_plugins_are_not_loaded(plugin_dir: Path) -> None:

@@ -11,6 +11,7 @@ from typing import Any
 from app.adapters.ccxt.gateway import CcxtGateway
 from app.domain.config import ExchangeConfig
 from app.domain.errors import NotSupported, UnknownExchange
+from app.plugin.context import BackendContext
 from app.settings import Settings
 
 
@@ -38,8 +39,9 @@ class CcxtBackend:
 
     name = "ccxt"
 
-    def __init__(self, settings: Settings) -> None:
-        self._settings = settings
+    def __init__(self, context: BackendContext | Settings | None = None) -> None:
+        """``context``: what the registry passes; Settings or None are accepted for tests."""
+        self._context = BackendContext.of(context)
         self._exchange_ids: frozenset[str] | None = None
 
     def exchange_ids(self) -> frozenset[str]:
@@ -50,8 +52,8 @@ class CcxtBackend:
     def constructor_config(self, config: ExchangeConfig) -> dict[str, Any]:
         """What the ccxt constructor receives: our defaults, then the operator's overrides."""
         params: dict[str, Any] = {
-            "enableRateLimit": self._settings.ccxt.enable_rate_limit,
-            "timeout": self._settings.ccxt.timeout_ms,
+            "enableRateLimit": self._context.enable_rate_limit,
+            "timeout": self._context.timeout_ms,
         }
         credentials = config.credentials
         params.update(
@@ -68,9 +70,9 @@ class CcxtBackend:
         if config.market_type == "futures":
             # Inside options: a top-level defaultType is ignored by ccxt.
             params["options"] = {"defaultType": "swap"}
-        operator = self._settings.exchanges.get(config.exchange_id)
-        if operator is not None and operator.ccxt:
-            params = deep_merge(params, operator.ccxt)
+        overrides = self._context.ccxt_overrides_for(config.exchange_id)
+        if overrides:
+            params = deep_merge(params, overrides)
         return params
 
     def create(self, config: ExchangeConfig) -> CcxtGateway:

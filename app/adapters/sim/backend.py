@@ -8,6 +8,7 @@ the way a real testnet differs from its live exchange; it never silently equals 
 from __future__ import annotations
 
 from app.domain.config import ExchangeConfig
+from app.plugin.context import BackendContext
 from app.settings import Settings
 
 from .clock import Clock, SystemClock
@@ -22,9 +23,11 @@ class SimBackend:
 
     name = "sim"
 
-    def __init__(self, settings: Settings | None = None, *, clock: Clock | None = None) -> None:
-        exchange = (settings.exchanges if settings is not None else {}).get(EXCHANGE_ID)
-        self.options = SimOptions.from_mapping(exchange.options if exchange else None)
+    def __init__(
+        self, context: BackendContext | Settings | None = None, *, clock: Clock | None = None
+    ) -> None:
+        """``context``: what the registry passes; Settings or None are accepted for tests."""
+        self.options = SimOptions.from_mapping(BackendContext.of(context).options(EXCHANGE_ID))
         self.clock: Clock = clock or SystemClock()
         self._worlds: dict[bool, SimWorld] = {}
 

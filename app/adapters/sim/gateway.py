@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from app.domain.config import ExchangeConfig
-from app.domain.errors import BadInput, CredentialsRequired
+from app.domain.errors import BadInput
+from app.plugin.base import BaseGateway
 from app.ports.exchange_gateway import DATA_TYPES, Capabilities, Json
 
 from .account import balance
@@ -18,38 +19,21 @@ from .ticker import ticker
 from .world import SimWorld
 
 
-class SimGateway:
-    """One simulated exchange instance: REST-like fetches and clock-paced watches."""
+class SimGateway(BaseGateway):
+    """One simulated exchange instance: REST-like fetches and clock-paced watches.
+
+    BaseGateway carries config, exchange_id, markets, closed, has() (from HAS) and close().
+    """
+
+    HAS = HAS
 
     def __init__(
         self, world: SimWorld, config: ExchangeConfig, clock: Clock, tick_hz: float
     ) -> None:
+        super().__init__(config)
         self._world = world
-        self._config = config
         self._clock = clock
-        self._markets: dict[str, Json] | None = None
         self._streams = StreamPacer(clock, tick_hz)
-        self._closed = False
-
-    @property
-    def config(self) -> ExchangeConfig:
-        return self._config
-
-    @property
-    def exchange_id(self) -> str:
-        return self._config.exchange_id
-
-    @property
-    def markets_loaded(self) -> bool:
-        return self._markets is not None
-
-    @property
-    def markets(self) -> dict[str, Json] | None:
-        return self._markets
-
-    @property
-    def closed(self) -> bool:
-        return self._closed
 
     @property
     def active_streams(self) -> int:
@@ -60,9 +44,6 @@ class SimGateway:
             self._markets = share_from.markets  # the same dict: shared, not copied
             return
         self._markets = self._world.markets
-
-    def has(self, method: str) -> bool:
-        return bool(HAS.get(method))
 
     async def capabilities(self) -> Capabilities:
         return Capabilities(
@@ -193,13 +174,11 @@ class SimGateway:
                 return  # nothing can be streaming for a symbol we do not list
         self._streams.stop((data_type, resolved, timeframe if data_type == "ohlcv" else None))
 
-    async def close(self) -> None:
-        self._closed = True
+    async def on_close(self) -> None:
         self._streams.close()
 
     def _api_key(self) -> str:
-        if not self._config.has_credentials:
-            raise CredentialsRequired("API credentials required for balance")
+        self.require_credentials()
         credentials = self._config.credentials
         return credentials.api_key or credentials.secret or credentials.password or ""
 

@@ -7,15 +7,14 @@ from collections.abc import AsyncIterator
 import pytest
 from profitmaker_example_backend import ExampleBackend, ExampleGateway
 
-from app.domain.config import ExchangeConfig
-from app.settings import Settings
-from app.testing.contract import ExchangeGatewayContract
+from app.plugin import BackendContext, ExchangeConfig
+from app.plugin.testing import ExchangeGatewayContract
 
 
 class TestExampleBackend(ExchangeGatewayContract):
     @pytest.fixture
     async def contract_gateway(self) -> AsyncIterator[ExampleGateway]:
-        gateway = ExampleBackend(Settings()).create(ExchangeConfig("example", ccxt_type="pro"))
+        gateway = ExampleBackend(BackendContext()).create(ExchangeConfig("example", ccxt_type="pro"))
         await gateway.load_markets()
         yield gateway
         await gateway.close()
@@ -26,7 +25,7 @@ class TestExampleBackend(ExchangeGatewayContract):
 
 
 async def test_streams_replay_the_recorded_trades_in_order() -> None:
-    gateway = ExampleBackend(Settings()).create(ExchangeConfig("example"))
+    gateway = ExampleBackend(BackendContext()).create(ExchangeConfig("example"))
     recorded = await gateway.fetch_trades("ETH/USDT", None, 1000)
     replayed = [(await gateway.watch_trades("ETH/USDT"))[0] for _ in range(5)]
     assert replayed == recorded[:5]

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from app.domain.config import ExchangeConfig
+from app.plugin import BackendContext, ExchangeConfig
 
 from .dataset import load_recording
 from .gateway import ExampleGateway
@@ -17,9 +15,8 @@ class ExampleBackend:
 
     name = "example"
 
-    def __init__(self, settings: Any) -> None:
-        exchange = getattr(settings, "exchanges", {}).get(EXCHANGE_ID)
-        options = exchange.options if exchange is not None else {}
+    def __init__(self, context: BackendContext | None = None) -> None:
+        options = (context or BackendContext()).options(EXCHANGE_ID)
         self.interval = float(options.get("interval", 0.05))
         if not 0 < self.interval <= 60:
             raise ValueError("example option interval must be in (0, 60] seconds")

@@ -10,13 +10,18 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from app.domain.config import ExchangeConfig
-from app.domain.errors import BadInput, BadSymbol, ExchangeUnreachable, NotSupported
-from app.ports.exchange_gateway import Capabilities
+from app.plugin import (
+    BadInput,
+    BadSymbol,
+    BaseGateway,
+    Capabilities,
+    ExchangeConfig,
+    ExchangeGateway,
+    ExchangeUnreachable,
+    Json,
+)
 
 from .dataset import Recording, iso, trade_json
-
-Json = dict[str, Any]
 
 HAS: dict[str, Any] = {
     "fetchTicker": True,
@@ -33,35 +38,23 @@ HAS: dict[str, Any] = {
 }
 
 
-class ExampleGateway:
+class ExampleGateway(BaseGateway):
+    """BaseGateway supplies config, exchange_id, markets_loaded, has(), closed, close() and
+    NotSupported for fetch_balance/watch_balance; this class adds the recorded data."""
+
+    HAS = HAS
+
     def __init__(self, recording: Recording, config: ExchangeConfig, interval: float) -> None:
+        super().__init__(config)
         self._recording = recording
-        self._config = config
         self._interval = interval
-        self._markets: dict[str, Json] | None = None
         self._cursors: dict[tuple[str, str], int] = {}
-        self._closed = False
 
-    @property
-    def exchange_id(self) -> str:
-        return self._config.exchange_id
-
-    @property
-    def config(self) -> ExchangeConfig:
-        return self._config
-
-    @property
-    def markets_loaded(self) -> bool:
-        return self._markets is not None
-
-    async def load_markets(self, *, share_from: Any = None) -> None:
+    async def load_markets(self, *, share_from: ExchangeGateway | None = None) -> None:
         self._markets = {
             symbol: {"symbol": symbol, "type": "spot", "spot": True, "active": True}
             for symbol in self._recording.symbols
         }
-
-    def has(self, method: str) -> bool:
-        return bool(HAS.get(method))
 
     async def capabilities(self) -> Capabilities:
         return Capabilities(
@@ -143,12 +136,9 @@ class ExampleGateway:
             rows = rows[:limit] if since is not None else rows[-limit:] if limit else []
         return [list(row) for row in rows]
 
-    async def fetch_balance(self, params: Json | None = None) -> Json:
-        raise NotSupported("example does not support fetchBalance")
-
     async def _replay(self, stream: str, symbol: str) -> tuple[int, list[Any]]:
         """Wait one interval, then move this stream's cursor to the next recorded trade."""
-        if self._closed:
+        if self.closed:
             raise ExchangeUnreachable("example connection is closed")
         trades = self._data(symbol)["trades"]
         await asyncio.sleep(self._interval)
@@ -191,12 +181,8 @@ class ExampleGateway:
         candles = self._data(symbol)["ohlcv_1m"]
         return [list(next(c for c in candles if c[0] <= row[0] < c[0] + 60_000))]
 
-    async def watch_balance(self, params: Json | None = None) -> Json:
-        raise NotSupported("example does not support watchBalance")
-
     async def un_watch(self, data_type: str, symbol: str, timeframe: str | None = None) -> None:
         self._cursors.pop((data_type, symbol), None)
 
-    async def close(self) -> None:
-        self._closed = True
+    async def on_close(self) -> None:
         self._cursors.clear()
