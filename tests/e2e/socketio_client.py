@@ -38,6 +38,12 @@ class EventClient:
         return await asyncio.wait_for(self.queues[event].get(), timeout)
 
     async def nothing(self, event: str, wait: float = 0.1) -> bool:
+        """True when no ``event`` arrived within ``wait`` seconds.
+
+        A "nothing happened" check: use it only right after a positive control that proves
+        the same connection would have shown the event (the answer the event would have come
+        with, or the same event reaching another client), never on its own.
+        """
         await asyncio.sleep(wait)
         return self.queues[event].empty()
 

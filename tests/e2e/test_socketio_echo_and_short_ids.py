@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from typing import Any
 
@@ -35,12 +34,7 @@ async def authed(connect: Connect) -> EventClient:
 
 
 async def watched(backend: FakeBackend, data_type: str, timeframe: str | None = None) -> FakeExchangeGateway:
-    for _ in range(300):
-        for gw in backend.created:
-            if gw.pending_watchers(data_type, "BTC/USDT", timeframe):
-                return gw
-        await asyncio.sleep(0.01)
-    raise AssertionError(f"no upstream watcher for {data_type}")
+    return await backend.watching_gateway(data_type, "BTC/USDT", timeframe)
 
 
 @pytest.mark.parametrize("data_type", ["ticker", "orderbook", "trades"])

@@ -19,6 +19,7 @@ import pytest
 from app.adapters.ccxt.backend import CcxtBackend
 from app.entrypoints.asgi import Application
 from app.settings import ExchangeSettings
+from app.testing import eventually
 from tests.e2e.socketio_client import EventClient
 from tests.emulator import BinanceEmulator
 from tests.emulator.fixtures import binance_emulator  # noqa: F401
@@ -52,18 +53,21 @@ async def rest(base_url: str, path: str, body: dict[str, Any]) -> tuple[int, dic
     return response.status_code, response.json(), time.monotonic() - started
 
 
+ANSWERS = ("subscription_error", "subscribed")
+
+
 async def subscription_answer(base_url: str, payload: dict[str, Any]) -> tuple[str, Any]:
     """The first of ``subscribed`` / ``subscription_error`` the server sends."""
     client = EventClient()
     await client.connect(base_url, auth={"token": TOKEN})
     try:
         await client.emit("subscribe", payload)
-        for _ in range(200):  # at most 10 s
-            for event in ("subscription_error", "subscribed"):
-                if not client.queues[event].empty():
-                    return event, client.queues[event].get_nowait()
-            await client.sio.sleep(0.05)
-        raise AssertionError("no answer to subscribe")
+        event: str = await eventually(
+            lambda: next((e for e in ANSWERS if not client.queues[e].empty()), None),
+            timeout=10,
+            message="an answer to subscribe",
+        )
+        return event, client.queues[event].get_nowait()
     finally:
         await client.close()
 

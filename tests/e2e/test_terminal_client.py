@@ -23,6 +23,7 @@ from typing import Any
 import httpx
 import pytest
 
+from app.testing import eventually
 from tests.e2e.js_client import JS_DIR, ensure_node_modules, node_or_none
 
 NODE = node_or_none()
@@ -88,17 +89,17 @@ async def cli_server(tmp_path: Path, *args: str) -> AsyncIterator[Server]:
     server = Server(process, port, log)
     try:
         async with httpx.AsyncClient(timeout=1) as client:
-            for _ in range(300):  # at most ~30 s on a loaded machine
-                try:
-                    if (await client.get(f"http://127.0.0.1:{port}/health")).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
+
+            async def healthy() -> bool:
                 if process.returncode is not None:
                     raise AssertionError(f"server exited: {log.read_text()}")
-                await asyncio.sleep(0.1)
-            else:
-                raise AssertionError(f"server did not start: {log.read_text()}")
+                try:
+                    return (await client.get(f"http://127.0.0.1:{port}/health")).status_code == 200
+                except httpx.TransportError:
+                    return False
+
+            # At most ~30 s on a loaded machine.
+            await eventually(healthy, timeout=30, interval=0.1, message="the server answers /health")
         yield server
     finally:
         if process.returncode is None:

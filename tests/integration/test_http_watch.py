@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from app.entrypoints.asgi import Application
+from app.testing import eventually
 from app.testing.fakes import FakeBackend
 from tests.support.app import AUTH, make_app, make_settings
 from tests.support.server import running_server
@@ -54,14 +55,17 @@ async def test_watch_ticker_returns_the_next_update(
 
 
 async def test_concurrent_watches_share_one_upstream_read(
-    watch_client: httpx.AsyncClient, fake_backend: FakeBackend
+    watch_client: httpx.AsyncClient, fake_backend: FakeBackend, application: Application
 ) -> None:
     body = {"config": PRO, "symbol": "BTC/USDT"}
     requests = [
         asyncio.create_task(watch_client.post("/api/exchange/watchTicker", json=body, headers=AUTH))
         for _ in range(5)
     ]
-    await asyncio.sleep(0.05)
+    hub = application.container.stream_hub()
+    await eventually(
+        lambda: sum(s.waiters for s in hub.snapshot()) == 5, message="five REST readers parked"
+    )
     gw = await fake_backend.watching_gateway("ticker", "BTC/USDT")
     assert gw.pending_watchers("ticker", "BTC/USDT") == 1
     gw.push("ticker", "BTC/USDT", {"last": 1})

@@ -10,6 +10,8 @@ from typing import Any
 
 import uvicorn
 
+from app.testing import eventually
+
 
 @asynccontextmanager
 async def running_server(asgi_app: Any, *, graceful_seconds: int = 2) -> AsyncIterator[str]:
@@ -29,10 +31,7 @@ async def running_server(asgi_app: Any, *, graceful_seconds: int = 2) -> AsyncIt
     server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
     task = asyncio.create_task(server.serve(sockets=[sock]))
     try:
-        for _ in range(500):  # at most 5 s
-            if server.started or task.done():
-                break
-            await asyncio.sleep(0.01)
+        await eventually(lambda: server.started or task.done(), message="uvicorn started")
         if not server.started:
             raise RuntimeError("test server did not start")
         yield f"http://127.0.0.1:{port}"

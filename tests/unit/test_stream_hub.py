@@ -135,8 +135,8 @@ def gateway(backend: FakeBackend, index: int = 0) -> FakeExchangeGateway:
 
 
 def waiting_readers(hub: StreamHub) -> int:
-    """REST readers parked in next_update, over all streams (the hub offers no public count)."""
-    return sum(len(stream.waiters) for stream in hub._streams.values())
+    """REST readers parked in next_update, over all streams."""
+    return sum(stream.waiters for stream in hub.snapshot())
 
 
 async def test_fifty_subscribers_share_one_upstream_loop(
