@@ -122,8 +122,6 @@ def bind_socket_port(settings: Settings) -> socket.socket | None:
 
 
 def serve(settings: Settings) -> None:
-    import uvicorn
-
     from app.entrypoints.asgi import create_app
     from app.entrypoints.socket_port import SocketIOPortOnly
 
@@ -131,6 +129,17 @@ def serve(settings: Settings) -> None:
     extra = bind_socket_port(settings)
     if extra is not None:
         application = SocketIOPortOnly(application, extra.getsockname()[1], settings.port)
+    serve_asgi(settings, application, extra)
+
+
+def serve_asgi(settings: Settings, application: Any, extra: socket.socket | None = None) -> None:
+    """Run an ASGI application on the server stack (ADR 0004): ``settings.port`` and ``extra``.
+
+    The real server and the bare yardstick app of ``bench.rest --overhead`` both start here,
+    so they differ only in the application.
+    """
+    import uvicorn
+
     config = uvicorn_config(settings, application)
     sockets = [config.bind_socket()]  # exits with uvicorn's message if the HTTP port is busy
     if extra is not None:

@@ -2,6 +2,8 @@
 
     .venv/bin/python -m bench.rest            # full run, a few minutes
     .venv/bin/python -m bench.rest --quick    # short run, same tables
+    .venv/bin/python -m bench.rest --overhead # only table 4: ours vs a bare Litestar app,
+                                              # CPU per request (under a minute)
 
 Everything runs on 127.0.0.1: the binance emulator (``tests.emulator``, ~2,000 symbols) in
 a child process, the server as a child via its CLI, this process as the load client and as
@@ -33,6 +35,7 @@ from bench.rest_loadgen import (
     open_connections,
     run_load,
 )
+from bench.rest_overhead import OverheadPlan, section_overhead, server_stack
 from bench.rest_procs import (
     HOST,
     EmulatorProcess,
@@ -405,6 +408,18 @@ async def run(plan: Plan, *, log_level: str) -> None:
         await emulator.stop()
 
 
+async def run_overhead(plan: OverheadPlan, *, log_level: str) -> None:
+    load_before = Path("/proc/loadavg").read_text().split()[:3]
+    sections = await section_overhead(plan, log_level=log_level)
+    print(machine_header("bench.rest --overhead: server cost per request, ours vs bare Litestar", {
+        "server stack": server_stack(),
+        "loadavg 1/5/15 min": f"{' '.join(load_before)} at start, "
+        f"{' '.join(Path('/proc/loadavg').read_text().split()[:3])} at end",
+    }))
+    for section in sections:
+        print(section)
+
+
 def main(argv: list[str] | None = None) -> int:
     import argparse
 
@@ -413,6 +428,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--symbols", type=int, default=2000, help="emulator market list size")
     parser.add_argument("--log-level", default="info",
                         help="server log_level (default info, as deployed: one line per request)")
+    parser.add_argument("--overhead", action="store_true",
+                        help="only the server-overhead table (bare Litestar vs ours)")
+    parser.add_argument("--repeats", type=int, default=3, help="--overhead: interleaved runs")
     parser.add_argument("--max-minutes", type=float, default=20.0, help="hard stop for the run")
     args = parser.parse_args(argv)
     plan = Plan.of(args.quick, args.symbols)
@@ -421,7 +439,9 @@ def main(argv: list[str] | None = None) -> int:
         task = asyncio.current_task()
         assert task is not None
         asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
-        await asyncio.wait_for(run(plan, log_level=args.log_level), args.max_minutes * 60)
+        work = (run_overhead(OverheadPlan(repeats=args.repeats), log_level=args.log_level)
+                if args.overhead else run(plan, log_level=args.log_level))
+        await asyncio.wait_for(work, args.max_minutes * 60)
 
     try:
         import uvloop

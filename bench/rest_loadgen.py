@@ -34,6 +34,7 @@ class Connection:
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self._reader = reader
         self._writer = writer
+        self.last_head = b""  # status line and headers of the latest response
 
     @classmethod
     async def open(cls, host: str, port: int) -> Connection:
@@ -42,7 +43,7 @@ class Connection:
 
     async def request(self, data: bytes) -> tuple[int, bytes]:
         self._writer.write(data)
-        head = await self._reader.readuntil(b"\r\n\r\n")
+        head = self.last_head = await self._reader.readuntil(b"\r\n\r\n")
         status = int(head[9:12])
         lowered = head.lower()
         at = lowered.find(b"\r\ncontent-length:")

@@ -185,8 +185,7 @@ class ServerProcess(_Child):
         began = time.perf_counter()
         with self.log_path.open("ab") as log:
             self.proc = await asyncio.create_subprocess_exec(
-                str(Path(sys.executable).parent / "profitmaker-server"),
-                "--host", HOST, "--port", str(self.port), "--config", str(config),
+                *self.command(config),
                 cwd=REPO, env=env, stdin=asyncio.subprocess.DEVNULL,
                 stdout=log, stderr=log, start_new_session=True, preexec_fn=_die_with_parent,
             )
@@ -206,6 +205,11 @@ class ServerProcess(_Child):
                 raise RuntimeError(f"server not ready in {ready_timeout} s; log: {self.log_tail()}")
             await asyncio.sleep(0.05)
 
+    def command(self, config: Path) -> list[str]:
+        """The child's argv (the CLI with the config file)."""
+        return [str(Path(sys.executable).parent / "profitmaker-server"),
+                "--host", HOST, "--port", str(self.port), "--config", str(config)]
+
     def log_tail(self, lines: int = 20) -> str:
         try:
             return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
@@ -217,3 +221,17 @@ class ServerProcess(_Child):
             await super().stop()
         finally:
             self._dir.cleanup()
+
+
+class BareProcess(ServerProcess):
+    """``bench.rest_bare``: a bare Litestar app on the same server stack; answers ``ticker``."""
+
+    def __init__(self, ticker: Any) -> None:
+        super().__init__("", "unused")
+        self.ticker = ticker
+
+    def command(self, config: Path) -> list[str]:
+        ticker = Path(self._dir.name) / "ticker.json"
+        ticker.write_text(json.dumps(self.ticker))
+        return [sys.executable, "-m", "bench.rest_bare", "--host", HOST, "--port",
+                str(self.port), "--ticker", str(ticker)]
