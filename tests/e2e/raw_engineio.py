@@ -43,8 +43,14 @@ def decode_event(text: str) -> tuple[str, Any] | None:
 class RawWebSocket:
     """One engine.io websocket session; ``texts`` collects every text frame received."""
 
-    def __init__(self, session: aiohttp.ClientSession, ws: aiohttp.ClientWebSocketResponse):
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        ws: aiohttp.ClientWebSocketResponse,
+        answer_pings: bool = True,
+    ):
         self.session = session
+        self.answer_pings = answer_pings
         self.ws = ws
         self.handshake: dict[str, Any] = {}
         self.texts: asyncio.Queue[str] = asyncio.Queue()
@@ -52,11 +58,11 @@ class RawWebSocket:
         self._reader = asyncio.create_task(self._read())
 
     @classmethod
-    async def open(cls, base_url: str) -> RawWebSocket:
+    async def open(cls, base_url: str, answer_pings: bool = True) -> RawWebSocket:
         session = aiohttp.ClientSession()
         url = base_url.replace("http://", "ws://") + "/socket.io/?EIO=4&transport=websocket"
         ws = await session.ws_connect(url, autoping=False, max_msg_size=0)
-        raw = cls(session, ws)
+        raw = cls(session, ws, answer_pings)
         opening = await raw.next_text()
         assert opening.startswith("0"), opening
         raw.handshake = json.loads(opening[1:])
@@ -67,7 +73,8 @@ class RawWebSocket:
             async for message in self.ws:
                 if message.type == aiohttp.WSMsgType.TEXT:
                     if message.data == "2":  # engine.io PING: answer like a client
-                        await self.ws.send_str("3")
+                        if self.answer_pings:
+                            await self.ws.send_str("3")
                         continue
                     self.texts.put_nowait(message.data)
                     if message.data == "1":  # engine.io CLOSE

@@ -19,6 +19,7 @@ class FakeEioSocket:
     def __init__(self) -> None:
         self.queue: asyncio.Queue[Any] = asyncio.Queue()
         self.closed = False
+        self.upgraded = True  # a websocket (long-polling is tested end to end)
 
     def drain(self) -> list[Any]:
         """Decode every queued socket.io packet: [event, payload]."""

@@ -120,6 +120,10 @@ class BoundedPacket(sio_packet.Packet):  # type: ignore[misc]
         return bool(super().add_attachment(attachment))
 
 
+def _is_connect(data: Any) -> bool:
+    return isinstance(data, str) and data.startswith("0")
+
+
 def _json_start(text: str) -> int:
     positions = [p for p in (text.find("["), text.find("{")) if p >= 0]
     return min(positions) if positions else -1
@@ -171,6 +175,9 @@ class BoundedSocket(eio_async_socket.AsyncSocket):  # type: ignore[misc]
         # 400 that closes the session, not a log line and a 200 that loses the packets.
         length = int(environ.get("CONTENT_LENGTH", "0"))
         if length > self.server.max_http_buffer_size:
+            # Closed here without waiting: engine.io's own disconnect would wait for a GET
+            # to collect the CLOSE packet, holding this POST open meanwhile.
+            await self.server.drop(self.sid, "POST body over max_http_buffer_size", disconnect=False)
             raise eio_exceptions.ContentTooLongError()
         body = (await environ["wsgi.input"].read(length)).decode("utf-8")
         payload = eio_payload.Payload()
@@ -320,7 +327,7 @@ class BoundedSocketIOServer(socketio.AsyncServer):  # type: ignore[misc]
 
     async def _handle_eio_message(self, eio_sid: str, data: Any) -> None:
         try:
-            if not self._authenticated(eio_sid):
+            if not self._authenticated(eio_sid) and not _is_connect(data):
                 count = self._events_before_auth.get(eio_sid, 0) + 1
                 self._events_before_auth[eio_sid] = count
                 if count > self._limits.max_events_before_auth:

@@ -10,6 +10,12 @@ queued; its updates wait in a per-subscription slot instead, combined by
 ``app.domain.streams.coalesce`` (latest wins, or merged for trades and candles), and one
 flusher task moves them on when the queue has drained. Memory per socket is thus bounded by
 the queue cap plus one combined update per subscription.
+
+Long-polling readers: a packet queued between two GETs is stale by the next one, so for a
+socket still on long-polling an update goes to the queue only while a GET waits for it;
+otherwise it waits in its slot (latest wins, or merged), and the slots are emptied into the
+queue the moment the next GET starts collecting (``BoundedSocket.poll`` calls
+``before_poll``). A polling reader thus gets one, current, version per stream and poll.
 """
 
 from __future__ import annotations
@@ -82,6 +88,8 @@ class SocketIOPublisher:
         self._namespace = namespace
         self._sio: Any = None
         self._connections: dict[str, _Connection] = {}
+        self._by_eio: dict[str, str] = {}
+        """engine.io sid -> Socket.IO sid, for the poll hook."""
         self._behind: set[str] = set()
         """Connections with parked updates: the only ones the flusher looks at."""
         self._flusher: asyncio.Task[None] | None = None
@@ -90,10 +98,25 @@ class SocketIOPublisher:
 
     def bind(self, sio: Any) -> None:
         self._sio = sio
+        listeners = getattr(sio.eio, "poll_listeners", None)
+        if listeners is not None:  # a BoundedEngineServer (app.adapters.socketio.engine)
+            listeners.append(self.before_poll)
 
     def forget_connection(self, sid: str) -> None:
-        self._connections.pop(sid, None)
+        connection = self._connections.pop(sid, None)
+        if connection is not None and connection.eio_sid is not None:
+            self._by_eio.pop(connection.eio_sid, None)
         self._behind.discard(sid)
+
+    def before_poll(self, eio_sid: str) -> None:
+        """A socket is about to collect its packets: hand over what waits in its slots."""
+        sid = self._by_eio.get(eio_sid)
+        connection = self._connections.get(sid) if sid is not None else None
+        if connection is None or not connection.parked:
+            return
+        _, socket = self._socket(sid)  # type: ignore[arg-type]
+        if socket is not None:
+            self._drain(connection, socket)
 
     # -- StreamPublisher ------------------------------------------------------------------
 
@@ -104,10 +127,13 @@ class SocketIOPublisher:
             connection, socket = self._socket(subscriber.connection_id)
             if connection is None:
                 continue
-            if socket is not None and not connection.parked and self._room(socket, 0):
+            if socket is not None and not connection.parked and self._ready(socket):
                 socket.queue.put_nowait(eio_packet.Packet(eio_packet.MESSAGE, data=text))
+                if not socket.upgraded:
+                    # This GET now answers; later updates wait in the slots for the next.
+                    socket.poll_waiting = False
             else:
-                self._park_data(connection, subscriber, update, text)
+                self._park_data(connection, subscriber, update, text, socket)
 
     def publish_error(self, message: str, subscribers: Sequence[Subscriber]) -> None:
         message = scrub_text(message)
@@ -151,6 +177,7 @@ class SocketIOPublisher:
             if eio_sid is None:
                 return None, None
             connection = self._connections[sid] = _Connection(eio_sid)
+            self._by_eio[eio_sid] = sid
         socket = self._sio.eio.sockets.get(connection.eio_sid)
         if socket is None or socket.closed:
             return connection, None
@@ -159,8 +186,33 @@ class SocketIOPublisher:
     def _room(self, socket: Any, extra: int) -> bool:
         return bool(socket.queue.qsize() < self._max_queued + extra)
 
+    def _ready(self, socket: Any) -> bool:
+        """Whether a data packet may go to the queue now: a websocket with room, or a
+        long-polling socket whose GET is waiting (else the packet would go stale there)."""
+        if not self._room(socket, 0):
+            return False
+        return bool(socket.upgraded or getattr(socket, "poll_waiting", True))
+
+    def _drain(self, connection: _Connection, socket: Any) -> None:
+        """Move parked updates to the queue: while it has room on a websocket, all of them
+        for a long-polling GET (one per subscription at most)."""
+        polling = not socket.upgraded
+        while connection.parked and (polling or self._room(socket, 0)):
+            key = next(iter(connection.parked))
+            item = connection.parked.pop(key)
+            text = item.text
+            if text is None and item.update is not None:
+                text = data_packet(key[1], encode_data_tail(item.update))
+            if text is not None:
+                socket.queue.put_nowait(eio_packet.Packet(eio_packet.MESSAGE, data=text))
+
     def _park_data(
-        self, connection: _Connection, subscriber: Subscriber, update: StreamUpdate, text: str
+        self,
+        connection: _Connection,
+        subscriber: Subscriber,
+        update: StreamUpdate,
+        text: str,
+        socket: Any,
     ) -> None:
         self.parked_updates += 1
         key = ("data", subscriber.subscription_id)
@@ -173,6 +225,10 @@ class SocketIOPublisher:
             else:
                 data = snapshot(update.data_type, update.data)
             connection.parked[key] = _Parked(update=replace(update, data=data))
+        if socket is not None and not socket.upgraded and hasattr(socket, "poll_waiting"):
+            if socket.poll_waiting:
+                self._drain(connection, socket)
+            return  # long-polling: the next GET collects it (before_poll), not the flusher
         self._behind.add(subscriber.connection_id)
         self._wake_flusher()
 
@@ -201,13 +257,11 @@ class SocketIOPublisher:
                 connection.parked.clear()  # the client is gone; its updates go with it
                 self._behind.discard(sid)
                 continue
-            while connection.parked and self._room(socket, 0):
-                key = next(iter(connection.parked))
-                item = connection.parked.pop(key)
-                text = item.text
-                if text is None and item.update is not None:
-                    text = data_packet(key[1], encode_data_tail(item.update))
-                if text is not None:
-                    socket.queue.put_nowait(eio_packet.Packet(eio_packet.MESSAGE, data=text))
+            if not socket.upgraded and hasattr(socket, "poll_waiting"):
+                self._behind.discard(sid)  # long-polling: collected by its next GET
+                if socket.poll_waiting:
+                    self._drain(connection, socket)
+                continue
+            self._drain(connection, socket)
             if not connection.parked:
                 self._behind.discard(sid)
