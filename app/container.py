@@ -17,12 +17,33 @@ from app.adapters.ccxt.budget_hook import BudgetedGatewayFactory
 from app.adapters.clock import SystemClock
 from app.adapters.dns import SystemResolver
 from app.adapters.http import HttpxOutboundHttp
+from app.adapters.metrics import PrometheusMetrics
+from app.adapters.metrics.gateway import instrumented_factory
+from app.adapters.metrics.proxy import InstrumentedProxyService
+from app.adapters.quota import InProcessQuotaStore
 from app.adapters.socketio import SocketIOPublisher
+from app.domain.access import AccessService, NamedToken, TokenBook
 from app.domain.budget.reads import ReadBudget
 from app.domain.exchange import ExchangeService
-from app.domain.proxy import ProxyPolicy, ProxyService
+from app.domain.proxy import ProxyPolicy
+from app.domain.readiness import Lifecycle, Readiness
 from app.domain.streams import StreamHub, StreamService, SubscriptionRegistry
 from app.settings import Settings
+
+
+def token_book(settings: Settings) -> TokenBook:
+    """API_TOKEN (or the loopback default) plus every ``[[tokens]]`` entry (ADR 0091)."""
+    named = [
+        NamedToken(
+            name=t.name,
+            sha256=bytes.fromhex(t.sha256),
+            requests_per_minute=t.requests_per_minute,
+            max_subscriptions=t.max_subscriptions,
+        )
+        for t in settings.tokens
+    ]
+    return TokenBook.build(settings.effective_token, named)
+
 
 
 class Container(containers.DeclarativeContainer):
@@ -43,10 +64,22 @@ class Container(containers.DeclarativeContainer):
         BudgetedGatewayFactory, registry.provided.create, rate_budget, settings
     )
 
+    # One registry of metrics per application: tests build many apps in one process.
+    metrics = providers.Singleton(PrometheusMetrics)
+    quota_store = providers.Singleton(InProcessQuotaStore)
+    access_service = providers.Singleton(
+        AccessService,
+        book=providers.Callable(token_book, settings),
+        quotas=quota_store,
+        metrics=metrics,
+    )
+    lifecycle = providers.Singleton(Lifecycle)
+    readiness = providers.Singleton(Readiness)
+
     cache_keyer = providers.Singleton(CacheKeyer)
     instance_cache = providers.Singleton(
         InMemoryInstanceCache,
-        factory=gateway_factory,
+        factory=providers.Callable(instrumented_factory, gateway_factory, metrics),
         settings=settings.provided.cache,
         keyer=cache_keyer,
     )
@@ -55,7 +88,11 @@ class Container(containers.DeclarativeContainer):
     resolver = providers.Singleton(SystemResolver)
     proxy_policy = providers.Singleton(ProxyPolicy.from_settings, settings.provided.proxy)
     proxy_service = providers.Singleton(
-        ProxyService, http=outbound_http, resolver=resolver, policy=proxy_policy
+        InstrumentedProxyService,
+        http=outbound_http,
+        resolver=resolver,
+        policy=proxy_policy,
+        metrics=metrics,
     )
 
     stream_publisher = providers.Singleton(SocketIOPublisher)
@@ -97,3 +134,4 @@ class Container(containers.DeclarativeContainer):
 
 def build_container(settings: Settings) -> Container:
     return Container(settings=settings)
+

@@ -10,7 +10,7 @@ import os
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 
@@ -147,6 +147,23 @@ class ProxySettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     )
 
 
+TokenName = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
+Sha256Hex = Annotated[str, msgspec.Meta(pattern=r"^[0-9a-fA-F]{64}$")]
+
+
+class TokenSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """One named token, from ``[[tokens]]`` (ADR 0091). The file holds its hash, never it."""
+
+    name: TokenName
+    """Shown in logs and metrics instead of the token."""
+    sha256: Sha256Hex
+    """Hex SHA-256 of the token (``printf %s "$TOKEN" | sha256sum``)."""
+    requests_per_minute: Annotated[int, msgspec.Meta(ge=1)] | None = None
+    """REST requests allowed per minute (a burst of one minute's worth), None: no quota."""
+    max_subscriptions: Annotated[int, msgspec.Meta(ge=0)] | None = None
+    """Socket.IO subscriptions open at once over all of the token's connections."""
+
+
 class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     host: str = "127.0.0.1"
     port: int = 3001
@@ -169,6 +186,14 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     socketio: SocketIOSettings = msgspec.field(default_factory=SocketIOSettings)
     exchanges: dict[str, ExchangeSettings] = msgspec.field(default_factory=dict)
     disabled_plugins: list[str] = msgspec.field(default_factory=list)
+    tokens: list[TokenSettings] = msgspec.field(default_factory=list)
+    """Named tokens besides API_TOKEN; reloaded from the config file on SIGHUP."""
+    metrics_public: bool = False
+    """Serve GET /metrics without a token (for a scraper on a trusted network)."""
+    metrics_port: int | None = None
+    """Also serve the metrics, without a token, on this port of ``host`` (0: any free port)."""
+    config_file: str | None = None
+    """Set by load_settings to the TOML file read (the file SIGHUP reloads); not a setting."""
 
     @property
     def effective_socket_port(self) -> int | None:
@@ -202,6 +227,8 @@ _ENV: dict[str, tuple[str, type]] = {
     "CORS_ORIGINS": ("cors_origins", list),
     "DOCS_ENABLED": ("docs_enabled", bool),
     "ALLOWED_EXCHANGES": ("allowed_exchanges", list),
+    "METRICS_PUBLIC": ("metrics_public", bool),
+    "METRICS_PORT": ("metrics_port", int),
 }
 
 
@@ -216,6 +243,7 @@ def load_settings(
     path = config_path or env.get("PROFITMAKER_CONFIG")
     if path:
         data.update(_read_toml(Path(path)))
+        data["config_file"] = str(path)
     for name, (field, kind) in _ENV.items():
         raw = env.get(name)
         if raw is None or raw == "":
@@ -223,9 +251,13 @@ def load_settings(
         data[field] = _coerce_env(name, raw, kind)
     data.update({key: value for key, value in (overrides or {}).items() if value is not None})
     try:
-        return msgspec.convert(data, Settings, strict=False)
+        settings = msgspec.convert(data, Settings, strict=False)
     except msgspec.ValidationError as exc:
         raise SettingsError(f"invalid configuration: {exc}") from None
+    names = [token.name for token in settings.tokens]
+    if len(set(names)) != len(names):
+        raise SettingsError("invalid configuration: [[tokens]] names must be unique")
+    return settings
 
 
 def _read_toml(path: Path) -> dict[str, Any]:

@@ -14,6 +14,12 @@ from app.container import Container, build_container
 from app.entrypoints.gc_tuning import serving_gc
 from app.entrypoints.http.app import create_http_app
 from app.entrypoints.http.head import HeadAsGet
+from app.entrypoints.operations import (
+    metrics_port,
+    register_gauges,
+    register_readiness,
+    token_reload,
+)
 from app.entrypoints.request_log import RequestLogMiddleware
 from app.entrypoints.socketio import create_socketio_server
 from app.settings import Settings
@@ -37,8 +43,13 @@ def create_app(settings: Settings, container: Container | None = None) -> Applic
     """Wire the container's services into the HTTP (and Socket.IO) entrypoints."""
     container = container or build_container(settings)
 
+    lifecycle = container.lifecycle()
+    sio_box: list[Any] = []
+
     @asynccontextmanager
     async def resources(_app: Litestar) -> AsyncIterator[None]:
+        register_readiness(container)
+        register_gauges(container, lambda: len(sio_box[0].eio.sockets) if sio_box else 0)
         cache = container.instance_cache()
         cache.start_sweeper()
         registry = container.registry()
@@ -50,8 +61,12 @@ def create_app(settings: Settings, container: Container | None = None) -> Applic
             failed_backends=[b["name"] for b in registry.describe() if b["status"] == "failed"],
         )
         try:
-            yield
+            async with token_reload(container, settings), metrics_port(container, settings):
+                lifecycle.state = "running"
+                yield
+                lifecycle.state = "stopping"
         finally:
+            lifecycle.state = "stopping"
             log.info("server_stopping")
             await container.stream_hub().aclose()  # stops every upstream loop, releases holds
             await container.stream_publisher().aclose()
@@ -69,16 +84,20 @@ def create_app(settings: Settings, container: Container | None = None) -> Applic
             "stream_service": container.stream_service,
             "rate_budget": container.rate_budget,
             "read_budget": container.read_budget,
+            "access_service": container.access_service,
+            "readiness": container.readiness,
+            "metrics_exposition": container.metrics,
         },
         lifespan=[resources, serving_gc],
     )
-    asgi: Any = RequestLogMiddleware(HeadAsGet(http))
+    asgi: Any = RequestLogMiddleware(HeadAsGet(http), metrics=container.metrics())
     sio = create_socketio_server(
         container.stream_service,
         settings,
         lambda exchange_id: bool(container.registry().is_known(exchange_id)),
         publisher=container.stream_publisher(),
     )
+    sio_box.append(sio)
     # No on_startup/on_shutdown here: then Litestar's own lifespan would stop running.
     asgi = socketio.ASGIApp(sio, other_asgi_app=asgi, socketio_path="socket.io")
     return Application(asgi, container, http)

@@ -1,25 +1,43 @@
-"""One log line per HTTP request: method, path (never the query), status, duration, request id."""
+"""One log line and one metrics sample per HTTP request.
+
+The log line has method, path (never the query), status, duration, request id and the
+token's *name*; the metrics sample has the route template (never the raw path), method,
+status and duration. One wrapper does both so a request pays for one extra ASGI layer.
+"""
 
 from __future__ import annotations
 
 import time
 import uuid
+from typing import Any
 
 import structlog
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.adapters.metrics import NullMetrics
+from app.ports.metrics import Metrics
+
 log = structlog.get_logger("app.http")
 
 _REQUEST_ID_HEADER = b"x-request-id"
+UNMATCHED_ROUTE = "unmatched"
+"""The route label of requests no handler matched (404s): raw paths would be unbounded."""
 
 
 class RequestLogMiddleware:
     """Outermost ASGI wrapper. Socket.IO's own traffic is skipped: it is not a request/response."""
 
-    def __init__(self, app: ASGIApp, *, skip_prefixes: tuple[str, ...] = ("/socket.io",)) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        skip_prefixes: tuple[str, ...] = ("/socket.io",),
+        metrics: Metrics | None = None,
+    ) -> None:
         self._app = app
         self._skip = skip_prefixes
+        self._metrics: Metrics = metrics or NullMetrics()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != ScopeType.HTTP or scope.get("path", "").startswith(self._skip):
@@ -28,6 +46,7 @@ class RequestLogMiddleware:
         request_id = _incoming_request_id(scope) or uuid.uuid4().hex
         started = time.perf_counter()
         status = 500
+        state: dict[str, Any] = scope.setdefault("state", {})  # type: ignore[typeddict-item]
 
         async def send_with_id(message: Message) -> None:
             nonlocal status
@@ -42,12 +61,17 @@ class RequestLogMiddleware:
             try:
                 await self._app(scope, receive, send_with_id)
             finally:
+                seconds = time.perf_counter() - started
+                method = scope.get("method", "")
+                route = scope.get("path_template") or UNMATCHED_ROUTE
+                self._metrics.http_request(route, method, status, seconds)
                 log.info(
                     "http_request",
-                    method=scope.get("method"),
+                    method=method,
                     path=scope.get("path"),
                     status=status,
-                    duration_ms=round((time.perf_counter() - started) * 1000, 3),
+                    duration_ms=round(seconds * 1000, 3),
+                    token=state.get("token_name"),
                 )
 
 

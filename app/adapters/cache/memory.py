@@ -62,6 +62,8 @@ class InMemoryInstanceCache:
         self._market_locks: dict[MarketsKey, asyncio.Lock] = {}
         self._sweeper: asyncio.Task[None] | None = None
         self._closing: set[asyncio.Task[None]] = set()
+        self.evictions: dict[str, int] = {}
+        """Evictions so far by reason (``expired``, ``lru``), read by the metrics at scrape."""
 
     # -- port -----------------------------------------------------------------------------
 
@@ -197,6 +199,7 @@ class InMemoryInstanceCache:
             # Next load refreshes markets; sharers keep their reference to the old list.
             del self._market_sources[markets_key]
         entry.evicted = True
+        self.evictions[reason] = self.evictions.get(reason, 0) + 1
         log.info("instance_evicted", instance=entry.key, reason=reason, held=entry.holds > 0)
         if entry.holds == 0:
             task = asyncio.get_running_loop().create_task(self._close(entry))

@@ -23,6 +23,7 @@ from app.entrypoints.http.exception_handlers import EXCEPTION_HANDLERS
 from app.entrypoints.http.exchange import ExchangeController
 from app.entrypoints.http.health import health
 from app.entrypoints.http.openapi import error_responses
+from app.entrypoints.http.ops import metrics, ready
 from app.entrypoints.http.proxy import proxy_request
 from app.entrypoints.http.streams import stream_stats
 from app.entrypoints.http.watch import WatchController
@@ -50,6 +51,7 @@ def route_handlers() -> list[Any]:
     return [
         health, list_backends, ExchangeController, WatchController, stream_stats, proxy_request,
         budget_stats,
+        ready, metrics,
     ]
 
 
@@ -69,7 +71,11 @@ def create_http_app(
         lifespan: async context managers run around the app's life (start/stop resources).
         extra_handlers: additional route handlers (plugins, tests).
     """
-    open_prefixes = ("/health",) + ((DOCS_PATH,) if settings.docs_enabled else ())
+    open_prefixes = (
+        ("/health", "/ready")
+        + ((DOCS_PATH,) if settings.docs_enabled else ())
+        + (("/metrics",) if settings.metrics_public else ())
+    )
     openapi = (
         OpenAPIConfig(
             title="profitmaker-server",
@@ -100,7 +106,7 @@ def create_http_app(
         middleware=[
             DefineMiddleware(
                 BearerAuthMiddleware,
-                token=settings.effective_token,
+                access=services["access_service"],
                 open_prefixes=open_prefixes,
             ),
             DefineMiddleware(JsonBodyMiddleware),

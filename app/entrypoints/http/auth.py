@@ -1,21 +1,37 @@
-"""Bearer-token check for every REST path except the open ones (health, docs, preflight)."""
+"""Bearer-token check for every REST path except the open ones (health, docs, preflight).
+
+Tokens are API_TOKEN and the named ``[[tokens]]`` (ADR 0091), matched in constant time by
+``AccessService``; a named token's REST quota is spent here, before any handler runs.
+"""
 
 from __future__ import annotations
 
-import hmac
+from collections.abc import Callable
 
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Receive, Scope, Send
 
+from app.domain.access import AccessService, QuotaExceeded
 from app.entrypoints.http.responses import send_json
+
+TOKEN_NAME_STATE = "token_name"
+"""Key in ``scope["state"]`` under which the request's token *name* travels (request log)."""
+QUOTA_ERROR = "Too many requests"
 
 
 class BearerAuthMiddleware:
-    """401 ``Access token required`` without a token, 403 ``Invalid token`` with a wrong one."""
+    """401 ``Access token required`` without a token, 403 ``Invalid token`` with a wrong or
+    revoked one, 429 with ``Retry-After`` when the token's quota is spent."""
 
-    def __init__(self, app: ASGIApp, *, token: str, open_prefixes: tuple[str, ...]) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        access: Callable[[], AccessService],
+        open_prefixes: tuple[str, ...],
+    ) -> None:
         self._app = app
-        self._token = token.encode()
+        self._access = access
         self._open_prefixes = open_prefixes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -29,8 +45,23 @@ class BearerAuthMiddleware:
                 send, 401, {"error": "Access token required"}, [(b"www-authenticate", b"Bearer")]
             )
             return
-        if not hmac.compare_digest(presented, self._token):
+        access = self._access()
+        token = access.identify(presented)
+        if token is None:
             await send_json(send, 403, {"error": "Invalid token"})
+            return
+        state = scope.get("state")
+        if isinstance(state, dict):
+            state[TOKEN_NAME_STATE] = token.name
+        try:
+            await access.admit_request(token)
+        except QuotaExceeded as exc:
+            await send_json(
+                send,
+                429,
+                {"error": QUOTA_ERROR, "details": exc.details, "errorType": "QuotaExceeded"},
+                headers=[(b"retry-after", str(exc.retry_after_seconds).encode())],
+            )
             return
         await self._app(scope, receive, send)
 

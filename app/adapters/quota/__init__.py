@@ -1,0 +1,5 @@
+"""Adapters of the QuotaStore port."""
+
+from app.adapters.quota.memory import InProcessQuotaStore
+
+__all__ = ["InProcessQuotaStore"]

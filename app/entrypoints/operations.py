@@ -1,0 +1,142 @@
+"""Operations wiring run in the app's lifespan: readiness checks, scrape-time gauges, the
+SIGHUP token reload and the optional separate metrics port."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import threading
+from collections.abc import AsyncIterator, Callable, Iterable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import structlog
+
+from app.container import Container, token_book
+from app.ports.metrics import Sample
+from app.settings import Settings, SettingsError, load_settings
+
+log = structlog.get_logger(__name__)
+
+
+def register_readiness(container: Container) -> None:
+    """``started``, ``backends`` and ``streams``; a Redis adapter adds ``redis`` here."""
+    readiness = container.readiness()
+    lifecycle = container.lifecycle()
+    registry = container.registry()
+
+    async def backends() -> str | None:
+        loaded = [b for b in registry.describe() if b["status"] == "loaded"]
+        return None if loaded else "no exchange backend loaded"
+
+    async def streams() -> str | None:
+        # The hub runs from start to stop; its loops are tasks of this event loop.
+        return None if lifecycle.state == "running" else "stream hub not running"
+
+    readiness.add("started", lifecycle.check)
+    readiness.add("backends", backends)
+    readiness.add("streams", streams)
+
+
+def register_gauges(container: Container, connections: Callable[[], int]) -> None:
+    """Gauges read at scrape time from the hub, the cache and the Socket.IO server."""
+    metrics = container.metrics()
+    streams = container.stream_service()
+    cache = container.instance_cache()
+    publisher = container.stream_publisher()
+
+    def one(value: float) -> Iterable[Sample]:
+        return [Sample((), float(value))]
+
+    metrics.gauge(
+        "streams_live", "Upstream streams running.", (), lambda: one(streams.stats()["streams"])
+    )
+    metrics.gauge(
+        "stream_subscriptions",
+        "Socket.IO subscriptions open.",
+        (),
+        lambda: one(streams.stats()["subscriptions"]),
+    )
+    metrics.gauge(
+        "socketio_connections", "Socket.IO connections open.", (), lambda: one(connections())
+    )
+    metrics.counter_source(
+        "socketio_parked_updates",
+        "Updates held back (then combined) for slow Socket.IO clients.",
+        (),
+        lambda: one(getattr(publisher, "parked_updates", 0)),
+    )
+    metrics.gauge("instance_cache_size", "Exchange instances cached.", (), lambda: one(cache.size()))
+    metrics.counter_source(
+        "instance_cache_evictions",
+        "Exchange instances evicted, by reason (expired, lru).",
+        ("reason",),
+        lambda: [
+            Sample((reason,), float(count))
+            for reason, count in getattr(cache, "evictions", {}).items()
+        ],
+    )
+
+
+@asynccontextmanager
+async def token_reload(container: Container, settings: Settings) -> AsyncIterator[None]:
+    """On SIGHUP, re-read ``[[tokens]]`` from the config file (revocation without restart).
+
+    Installed only when the settings came from a file and we run on the main thread (a real
+    server); a bad file is logged and the current tokens stay.
+    """
+    path = settings.config_file
+    loop = asyncio.get_running_loop()
+    installed = False
+    if path and threading.current_thread() is threading.main_thread():
+
+        def on_hup() -> None:
+            loop.create_task(reload_tokens(container, settings, path))
+
+        try:
+            loop.add_signal_handler(signal.SIGHUP, on_hup)
+            installed = True
+        except (NotImplementedError, RuntimeError):  # not on this platform / loop
+            log.warning("sighup_reload_unavailable")
+    try:
+        yield
+    finally:
+        if installed:
+            loop.remove_signal_handler(signal.SIGHUP)
+
+
+async def reload_tokens(container: Container, settings: Settings, path: str) -> bool:
+    """Reload the token list from ``path``; False (and a log line) when the file is bad."""
+    try:
+        fresh = load_settings(path)
+    except SettingsError as exc:
+        log.error("config_reload_failed", error=str(exc))
+        return False
+    fresh.api_token = settings.api_token  # API_TOKEN comes from the environment: unchanged
+    await container.access_service().reload(token_book(fresh))
+    return True
+
+
+@asynccontextmanager
+async def metrics_port(container: Container, settings: Settings) -> AsyncIterator[Any]:
+    """Serve the metrics without a token on ``settings.metrics_port`` (when set)."""
+    if settings.metrics_port is None:
+        yield None
+        return
+    from prometheus_client import start_http_server
+
+    metrics = container.metrics()
+    metrics.bind_loop(asyncio.get_running_loop())
+    server, thread = start_http_server(
+        settings.metrics_port, addr=settings.host, registry=metrics.registry
+    )
+    metrics.http_port = server.server_port
+    log.info("metrics_listening", host=settings.host, port=server.server_port)
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+        metrics.bind_loop(None)
+        metrics.http_port = None
