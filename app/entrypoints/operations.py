@@ -88,10 +88,13 @@ async def token_reload(container: Container, settings: Settings) -> AsyncIterato
     path = settings.config_file
     loop = asyncio.get_running_loop()
     installed = False
+    reloads: set[asyncio.Task[bool]] = set()
     if path and threading.current_thread() is threading.main_thread():
 
         def on_hup() -> None:
-            loop.create_task(reload_tokens(container, settings, path))
+            task = loop.create_task(reload_tokens(container, settings, path))
+            reloads.add(task)  # a task nobody references may be collected mid-run
+            task.add_done_callback(reloads.discard)
 
         try:
             loop.add_signal_handler(signal.SIGHUP, on_hup)

@@ -46,7 +46,7 @@ class RequestLogMiddleware:
         request_id = _incoming_request_id(scope) or uuid.uuid4().hex
         started = time.perf_counter()
         status = 500
-        state: dict[str, Any] = scope.setdefault("state", {})  # type: ignore[typeddict-item]
+        state: dict[str, Any] = scope.setdefault("state", {})
 
         async def send_with_id(message: Message) -> None:
             nonlocal status

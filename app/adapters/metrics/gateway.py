@@ -37,7 +37,7 @@ def instrumented_factory(
 
     def create(config: ExchangeConfig) -> ExchangeGateway:
         gateway = factory(config)
-        return InstrumentedGateway(gateway, metrics, config.exchange_id)  # type: ignore[return-value]
+        return InstrumentedGateway(gateway, metrics, config.exchange_id)
 
     return create
 
