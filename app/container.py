@@ -18,6 +18,7 @@ from app.adapters.clock import SystemClock
 from app.adapters.dns import SystemResolver
 from app.adapters.http import HttpxOutboundHttp
 from app.adapters.metrics import PrometheusMetrics
+from app.adapters.metrics.budget import MetricsBudgetObserver
 from app.adapters.metrics.gateway import instrumented_factory
 from app.adapters.metrics.proxy import InstrumentedProxyService
 from app.adapters.quota import InProcessQuotaStore
@@ -52,6 +53,8 @@ class Container(containers.DeclarativeContainer):
     registry = providers.Singleton(BackendRegistry.discover, settings)
 
     clock = providers.Singleton(SystemClock)
+    # One registry of metrics per application: tests build many apps in one process.
+    metrics = providers.Singleton(PrometheusMetrics)
 
     # Issue 9: one rate budget per exchange and IP, in front of every ccxt instance.
     rate_budget = providers.Singleton(
@@ -64,8 +67,6 @@ class Container(containers.DeclarativeContainer):
         BudgetedGatewayFactory, registry.provided.create, rate_budget, settings
     )
 
-    # One registry of metrics per application: tests build many apps in one process.
-    metrics = providers.Singleton(PrometheusMetrics)
     quota_store = providers.Singleton(InProcessQuotaStore)
     access_service = providers.Singleton(
         AccessService,
@@ -123,6 +124,7 @@ class Container(containers.DeclarativeContainer):
         max_age_ms=settings.provided.budget.max_age_ms,
         enabled=settings.provided.budget.enabled,
         streams=stream_snapshots,
+        observer=providers.Singleton(MetricsBudgetObserver, metrics),
     )
     exchange_service = providers.Singleton(
         ExchangeService,

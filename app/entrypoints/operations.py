@@ -12,6 +12,7 @@ from typing import Any
 
 import structlog
 
+from app.adapters.metrics.budget import register_budget_metrics
 from app.container import Container, token_book
 from app.ports.metrics import Sample
 from app.settings import Settings, SettingsError, load_settings
@@ -66,6 +67,7 @@ def register_gauges(container: Container, connections: Callable[[], int]) -> Non
         (),
         lambda: one(getattr(publisher, "parked_updates", 0)),
     )
+    register_budget_metrics(metrics, container.rate_budget().snapshot)
     metrics.gauge("instance_cache_size", "Exchange instances cached.", (), lambda: one(cache.size()))
     metrics.counter_source(
         "instance_cache_evictions",

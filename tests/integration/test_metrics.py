@@ -63,27 +63,36 @@ async def test_metrics_need_the_token(client: httpx.AsyncClient) -> None:
 async def test_counters_equal_what_the_emulator_saw(
     client: httpx.AsyncClient, binance_emulator: BinanceEmulator  # noqa: F811
 ) -> None:
-    for _ in range(3):
+    for _ in range(3):  # the first reaches the exchange, the others are served fresh from cache
         assert (await call(client, "fetchTicker", TICKER)).status_code == 200
-    for _ in range(2):
-        book = {**TICKER, "limit": 5}
+    for symbol in ("ETH/USDT", "BNB/USDT"):
+        book = {**TICKER, "symbol": symbol, "limit": 5}
         assert (await call(client, "fetchOrderBook", book, DESK)).status_code == 200
-    binance_emulator.fail("ticker/24hr", "rate_limit")
-    assert (await call(client, "fetchTicker", TICKER)).status_code == 429
     creds = {"exchangeId": "binance", "apiKey": API_KEY, "secret": SECRET}
     assert (await call(client, "fetchBalance", {"config": creds})).status_code == 200
     assert (await client.get("/no/such/path/123", headers=AUTH)).status_code == 404
+    binance_emulator.fail("ticker/24hr", "rate_limit")  # last: a 429 stops calls to binance
+    limited = await call(client, "fetchTicker", {**TICKER, "symbol": "ETH/USDT"})
+    assert limited.status_code == 429
 
     text = (await client.get("/metrics", headers=AUTH)).text
     calls = "profitmaker_exchange_calls_total"
     ok = {"exchange": "binance", "outcome": "ok"}
-    assert value(text, calls, method="fetch_ticker", **ok) == 3
-    assert binance_emulator.count("/ticker/24hr") == 4  # 3 answered + 1 rate-limited
+    tickers_seen = binance_emulator.count("/ticker/24hr")
+    assert tickers_seen == 2  # BTC once, ETH once (rate-limited)
+    assert value(text, calls, method="fetch_ticker", **ok) == 1
     assert value(text, calls, exchange="binance", method="fetch_ticker", outcome="RateLimited") == 1
     assert value(text, calls, method="fetch_order_book", **ok) == binance_emulator.count("/depth") == 2
     assert value(text, calls, method="fetch_balance", **ok) == binance_emulator.count("/account") == 1
     loads = value(text, "profitmaker_market_loads_total", exchange="binance", outcome="ok")
     assert loads == 1 and binance_emulator.exchange_info_loads >= 1  # credentials share markets
+
+    reads = "profitmaker_exchange_reads_total"
+    assert value(text, reads, exchange="binance", source="cache") == 2
+    assert value(text, reads, exchange="binance", source="exchange") >= 3
+    assert value(text, "profitmaker_exchange_rate_stops_total", exchange="binance", status="429") == 1
+    ratio = value(text, "profitmaker_exchange_budget_used_ratio", exchange="binance", family="api")
+    assert 0 < ratio < 1
 
     requests = "profitmaker_http_requests_total"
     route = "/api/exchange/fetchTicker"
