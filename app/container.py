@@ -104,6 +104,7 @@ class Container(containers.DeclarativeContainer):
         publisher=stream_publisher,
         settings=settings.provided.streams,
         on_subscribers_ended=subscription_registry.provided.forget_ended,
+        metrics=metrics,
     )
     stream_service = providers.Singleton(
         StreamService,

@@ -14,6 +14,7 @@ from app.container import Container, build_container
 from app.entrypoints.gc_tuning import serving_gc
 from app.entrypoints.http.app import create_http_app
 from app.entrypoints.http.head import HeadAsGet
+from app.entrypoints.http.status import StatusSources
 from app.entrypoints.operations import (
     metrics_port,
     register_gauges,
@@ -22,6 +23,7 @@ from app.entrypoints.operations import (
 )
 from app.entrypoints.request_log import RequestLogMiddleware
 from app.entrypoints.socketio import create_socketio_server
+from app.entrypoints.socketio.auth import SocketAccess
 from app.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -46,10 +48,21 @@ def create_app(settings: Settings, container: Container | None = None) -> Applic
     lifecycle = container.lifecycle()
     sio_box: list[Any] = []
 
+    def connections() -> int:
+        return len(sio_box[0].eio.sockets) if sio_box else 0
+
+    status_sources = StatusSources(
+        hub=container.stream_hub,
+        streams=container.stream_service,
+        cache=container.instance_cache,
+        connections=connections,
+        watchdog_seconds=dict(settings.streams.watchdog_seconds),
+    )
+
     @asynccontextmanager
     async def resources(_app: Litestar) -> AsyncIterator[None]:
         register_readiness(container)
-        register_gauges(container, lambda: len(sio_box[0].eio.sockets) if sio_box else 0)
+        register_gauges(container, connections)
         cache = container.instance_cache()
         cache.start_sweeper()
         registry = container.registry()
@@ -87,6 +100,7 @@ def create_app(settings: Settings, container: Container | None = None) -> Applic
             "access_service": container.access_service,
             "readiness": container.readiness,
             "metrics_exposition": container.metrics,
+            "status_sources": lambda: status_sources,
         },
         lifespan=[resources, serving_gc],
     )
@@ -96,6 +110,7 @@ def create_app(settings: Settings, container: Container | None = None) -> Applic
         settings,
         lambda exchange_id: bool(container.registry().is_known(exchange_id)),
         publisher=container.stream_publisher(),
+        access=SocketAccess(container.access_service),
     )
     sio_box.append(sio)
     # No on_startup/on_shutdown here: then Litestar's own lifespan would stop running.

@@ -49,13 +49,39 @@ def register_gauges(container: Container, connections: Callable[[], int]) -> Non
     def one(value: float) -> Iterable[Sample]:
         return [Sample((), float(value))]
 
+    hub = container.stream_hub()
+
+    def per_data_type(field: str) -> Iterable[Sample]:
+        totals: dict[str, float] = {}
+        for snap in hub.snapshot():
+            totals[snap.data_type] = totals.get(snap.data_type, 0) + (
+                1 if field == "streams" else getattr(snap, field)
+            )
+        return [Sample((data_type,), n) for data_type, n in sorted(totals.items())]
+
+    def ages() -> Iterable[Sample]:
+        # A symbol label only here: one series per live stream, gone when the stream stops.
+        for snap in hub.snapshot():
+            if snap.latest_age_seconds is not None:
+                labels = (snap.exchange_id, snap.data_type, snap.symbol, snap.timeframe or "")
+                yield Sample(labels, snap.latest_age_seconds)
+
     metrics.gauge(
-        "streams_live", "Upstream streams running.", (), lambda: one(streams.stats()["streams"])
+        "streams_live", "Upstream streams running, by data type.", ("data_type",),
+        lambda: per_data_type("streams"),
     )
     metrics.gauge(
-        "stream_subscriptions",
-        "Socket.IO subscriptions open.",
-        (),
+        "stream_subscribers", "Socket.IO subscribers of live streams, by data type.",
+        ("data_type",), lambda: per_data_type("subscribers"),
+    )
+    metrics.gauge(
+        "stream_last_update_age_seconds",
+        "Seconds since each live stream's last update (grows while the stream is silent).",
+        ("exchange", "data_type", "symbol", "timeframe"),
+        ages,
+    )
+    metrics.gauge(
+        "stream_subscriptions", "Socket.IO subscriptions open.", (),
         lambda: one(streams.stats()["subscriptions"]),
     )
     metrics.gauge(

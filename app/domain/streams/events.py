@@ -8,8 +8,11 @@ from typing import Any
 import structlog
 
 from app.domain.errors import DomainError, StreamInterrupted
+from app.domain.streams.lag import exchange_lag_seconds
 from app.domain.streams.model import StreamUpdate, Subscriber
 from app.domain.streams.stream import Stream
+from app.domain.streams.watchdog import SilentStream
+from app.ports.metrics import Metrics
 from app.ports.stream_publisher import StreamPublisher
 
 log = structlog.get_logger("app.domain.streams.hub")  # the event names operators know
@@ -27,6 +30,7 @@ class StreamEvents:
         clock_ms: server time in ms, stamped on each update.
         monotonic: seconds, for the age of the latest update.
         on_closed: called once when the stream ends for good, with the subscribers it had.
+        metrics: told of each update (with its lag), restart and watchdog firing.
     """
 
     def __init__(
@@ -36,8 +40,10 @@ class StreamEvents:
         clock_ms: Callable[[], int],
         monotonic: Callable[[], float],
         on_closed: Callable[[Stream, list[Subscriber]], None],
+        metrics: Metrics | None = None,
     ) -> None:
         self._stream = stream
+        self._metrics = metrics
         self._publisher = publisher
         self._clock_ms = clock_ms
         self._monotonic = monotonic
@@ -53,9 +59,12 @@ class StreamEvents:
         stream = self._stream
         stream.latest = data
         stream.latest_at = self._monotonic()
+        timestamp = self._clock_ms()
+        key = stream.key
+        stream.latest_lag = exchange_lag_seconds(key.data_type, data, timestamp)
+        if self._metrics is not None:
+            self._metrics.stream_update(key.data_type, stream.latest_lag)
         if stream.subscribers:
-            key = stream.key
-            timestamp = self._clock_ms()
             for echo, group in stream.targets:
                 update = StreamUpdate(
                     exchange_id=stream.request.exchange_id,
@@ -76,6 +85,11 @@ class StreamEvents:
     def on_error(self, message: str, error: BaseException) -> None:
         """A transient failure: the loop retries; subscribers get an ``error`` event."""
         log_stream("stream_retrying", self._stream, error)
+        if self._metrics is not None:
+            data_type = self._stream.key.data_type
+            self._metrics.stream_restarted(data_type)
+            if isinstance(error, SilentStream):
+                self._metrics.watchdog_fired(data_type)
         self.fail(message, error)
 
     def on_end(self, message: str, error: BaseException) -> None:

@@ -23,6 +23,7 @@ from app.domain.streams.stream import Stream
 from app.domain.streams.upstream import run_upstream
 from app.domain.streams.watchdog import watchdog_seconds
 from app.ports.instance_cache import InstanceCache
+from app.ports.metrics import Metrics
 from app.ports.stream_publisher import StreamPublisher
 
 CLOSE_TIMEOUT_SECONDS = 10.0
@@ -64,6 +65,8 @@ class StreamSnapshot:
     """REST watch callers waiting for the next update."""
     latest_age_seconds: float | None
     """Seconds since the last update; None before the first."""
+    latest_lag_seconds: float | None = None
+    """Exchange timestamp to server of the last update (s); None when it has none."""
 
 
 def _ignore_ended(_stream: Stream, _subscribers: list[Subscriber]) -> None:
@@ -92,8 +95,10 @@ class StreamHub:
         clock_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000,
         monotonic: Callable[[], float] = time.monotonic,
         rand: Callable[[], float] = random.random,
+        metrics: Metrics | None = None,
     ) -> None:
         self._cache = cache
+        self._metrics = metrics
         self._publisher = publisher
         self._settings = settings
         self._on_subscribers_ended = on_subscribers_ended
@@ -213,6 +218,7 @@ class StreamHub:
                 latest_age_seconds=None
                 if stream.latest_at is None
                 else max(0.0, now - stream.latest_at),
+                latest_lag_seconds=stream.latest_lag,
             )
             for key, stream in self._streams.items()
         ]
@@ -255,7 +261,9 @@ class StreamHub:
         backoff = Backoff(
             s.retry_initial_seconds, s.retry_max_seconds, s.retry_factor, s.retry_jitter, self._rand
         )
-        events = StreamEvents(stream, self._publisher, self._clock_ms, self._monotonic, self._closed)
+        events = StreamEvents(
+            stream, self._publisher, self._clock_ms, self._monotonic, self._closed, self._metrics
+        )
         stream.task = loop.create_task(
             self._run(stream, events, backoff), name=f"upstream:{key.data_type}:{key.symbol}"
         )

@@ -34,6 +34,8 @@ class Stream:
     latest: Any = None
     """The last update delivered (as the exchange library left it; copy before keeping)."""
     latest_at: float | None = None
+    latest_lag: float | None = None
+    """Exchange timestamp to server (s) of ``latest``, when the data carries one."""
     """Monotonic time (s) of ``latest``; None before the first update."""
     _targets: Targets | None = None
 

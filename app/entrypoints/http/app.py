@@ -11,7 +11,6 @@ from litestar.config.cors import CORSConfig
 from litestar.di import NamedDependency, Provide
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 
 from app import __version__
@@ -19,12 +18,14 @@ from app.adapters.backends import BackendRegistry
 from app.entrypoints.http.auth import BearerAuthMiddleware
 from app.entrypoints.http.body import JsonBodyMiddleware
 from app.entrypoints.http.budget import budget_stats
+from app.entrypoints.http.docs_assets import docs_asset, swagger_plugin
 from app.entrypoints.http.exception_handlers import EXCEPTION_HANDLERS
 from app.entrypoints.http.exchange import ExchangeController
 from app.entrypoints.http.health import health
 from app.entrypoints.http.openapi import error_responses
 from app.entrypoints.http.ops import metrics, ready
 from app.entrypoints.http.proxy import proxy_request
+from app.entrypoints.http.status import STATUS_PATH, status_asset, status_json, status_page
 from app.entrypoints.http.streams import stream_stats
 from app.entrypoints.http.watch import WatchController
 from app.settings import Settings
@@ -51,7 +52,7 @@ def route_handlers() -> list[Any]:
     return [
         health, list_backends, ExchangeController, WatchController, stream_stats, proxy_request,
         budget_stats,
-        ready, metrics,
+        ready, metrics, status_page, status_asset, status_json,
     ]
 
 
@@ -72,7 +73,7 @@ def create_http_app(
         extra_handlers: additional route handlers (plugins, tests).
     """
     open_prefixes = (
-        ("/health", "/ready")
+        ("/health", "/ready", STATUS_PATH)
         + ((DOCS_PATH,) if settings.docs_enabled else ())
         + (("/metrics",) if settings.metrics_public else ())
     )
@@ -88,7 +89,7 @@ def create_http_app(
                 "repository."
             ),
             path=DOCS_PATH,
-            render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin(path="/swagger")],
+            render_plugins=[swagger_plugin()],  # assets served locally: no CDN (ADR 0092)
             components=Components(
                 security_schemes={"BearerToken": SecurityScheme(type="http", scheme="bearer")}
             ),
@@ -98,7 +99,11 @@ def create_http_app(
         else None
     )
     return Litestar(
-        route_handlers=[*route_handlers(), *extra_handlers],
+        route_handlers=[
+            *route_handlers(),
+            *([docs_asset] if settings.docs_enabled else []),
+            *extra_handlers,
+        ],
         dependencies={
             name: Provide(_provider(factory), sync_to_thread=False)
             for name, factory in services.items()

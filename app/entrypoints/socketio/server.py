@@ -15,7 +15,7 @@ from app.adapters.socketio.publisher import SocketIOPublisher
 from app.domain.errors import DomainError
 from app.domain.streams import Echo, StreamService, SubscriptionRejected, parse_subscription
 from app.domain.streams.requests import printable
-from app.entrypoints.socketio.auth import token_from, token_matches
+from app.entrypoints.socketio.auth import SocketAccess, token_from
 from app.observability import remember_secrets, scrub_text
 from app.settings import Settings
 
@@ -41,6 +41,7 @@ def create_socketio_server(
     is_known_exchange: Callable[[str], bool],
     *,
     publisher: SocketIOPublisher | None = None,
+    access: SocketAccess | None = None,
 ) -> socketio.AsyncServer:
     """Build the Socket.IO server (mount it with ``socketio.ASGIApp(sio, other_asgi_app)``).
 
@@ -51,6 +52,7 @@ def create_socketio_server(
         is_known_exchange: tells whether an exchange id is served by some backend.
         publisher: the stream publisher, bound here to the new server (it learns about
             connections from the stream service, never from these handlers).
+        access: the token checks and quotas (named tokens, ADR 0091); default: API_TOKEN only.
     """
     origins = list(settings.cors_origins)
     sio = BoundedSocketIOServer(
@@ -68,7 +70,9 @@ def create_socketio_server(
     )
     if publisher is not None:
         publisher.bind(sio)
-    handlers = _Handlers(sio, streams, settings, is_known_exchange)
+    handlers = _Handlers(
+        sio, streams, settings, is_known_exchange, access or SocketAccess(settings.effective_token)
+    )
     sio.on("connect", handlers.connect)
     sio.on("disconnect", handlers.disconnect)
     sio.on("authenticate", handlers.authenticate)
@@ -92,10 +96,11 @@ class _Handlers:
         streams: StreamService | Callable[[], StreamService],
         settings: Settings,
         is_known_exchange: Callable[[str], bool],
+        access: SocketAccess,
     ) -> None:
         self._sio = sio
         self._streams_source = streams
-        self._token = settings.effective_token
+        self._access = access
         self._auth_timeout = settings.streams.auth_timeout_seconds
         self._sessions: dict[str, _Session] = {}
         """Authentication state only; subscriptions live in the stream service."""
@@ -110,7 +115,7 @@ class _Handlers:
         session = self._sessions[sid] = _Session()
         handshake_token = token_from(auth)
         if handshake_token is not None:
-            if not token_matches(handshake_token, self._token):
+            if not self._access.login(sid, handshake_token):
                 del self._sessions[sid]
                 raise socketio.exceptions.ConnectionRefusedError(INVALID_TOKEN)
             session.authenticated = True
@@ -132,13 +137,14 @@ class _Handlers:
         session = self._sessions.pop(sid, None)
         if session is not None and session.timer is not None:
             session.timer.cancel()
+        self._access.logout(sid)
         self._streams.disconnect(sid)
 
     async def authenticate(self, sid: str, *args: Any) -> None:
         session = self._sessions.get(sid)
         if session is None:
             return
-        if token_matches(token_from(args[0] if args else None), self._token):
+        if self._access.login(sid, token_from(args[0] if args else None)):
             session.authenticated = True
             if session.timer is not None:
                 session.timer.cancel()
@@ -154,6 +160,10 @@ class _Handlers:
         session = self._sessions.get(sid)
         if session is None or not session.authenticated:
             await self._refuse(sid, NOT_AUTHENTICATED, echo)
+            return
+        refusal = self._access.refusal(sid, self._streams.subscription_count)
+        if refusal is not None:  # revoked since it authenticated, or the token's quota is full
+            await self._refuse(sid, refusal, echo)
             return
         try:
             request = parse_subscription(payload, is_known_exchange=self._is_known_exchange)

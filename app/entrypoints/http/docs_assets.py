@@ -1,0 +1,45 @@
+"""The API docs UI without a CDN: Swagger UI's files from the pinned ``swagger-ui-bundle``
+package, served under ``/schema/assets/`` (ADR 0092). The docs then work offline."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from litestar import Response, get
+from litestar.openapi.plugins import SwaggerRenderPlugin
+from litestar.params import FromPath
+
+ASSETS_PATH = "/schema/assets"
+_MEDIA_TYPES = {
+    "swagger-ui-bundle.js": "text/javascript; charset=utf-8",
+    "swagger-ui-standalone-preset.js": "text/javascript; charset=utf-8",
+    "swagger-ui.css": "text/css; charset=utf-8",
+    "favicon-32x32.png": "image/png",
+}
+
+
+def _bundle_dir() -> Path:
+    import swagger_ui_bundle  # type: ignore[import-untyped]
+
+    return Path(swagger_ui_bundle.swagger_ui_path)
+
+
+def swagger_plugin() -> SwaggerRenderPlugin:
+    """Swagger UI at ``/schema`` and ``/schema/swagger``, every asset from this server."""
+    return SwaggerRenderPlugin(
+        js_url=f"{ASSETS_PATH}/swagger-ui-bundle.js",
+        css_url=f"{ASSETS_PATH}/swagger-ui.css",
+        standalone_preset_js_url=f"{ASSETS_PATH}/swagger-ui-standalone-preset.js",
+        favicon=f"<link rel='icon' type='image/png' href='{ASSETS_PATH}/favicon-32x32.png'>",
+        path=["/", "/swagger"],
+    )
+
+
+@get(ASSETS_PATH + "/{name:str}", include_in_schema=False, cache=False)
+async def docs_asset(name: FromPath[str]) -> Response[bytes]:
+    """One Swagger UI file; 404 for any name not on the list (no path is ever joined)."""
+    media_type = _MEDIA_TYPES.get(name)
+    if media_type is None:
+        return Response(b"", status_code=404)
+    body = (_bundle_dir() / name).read_bytes()
+    return Response(body, media_type=media_type, headers={"Cache-Control": "max-age=86400"})
