@@ -92,7 +92,7 @@ async def main(requests: int, rounds: int) -> None:
         async with http.lifespan():
             for path, token in (("/health", False), ("/api/backends", True)):
                 samples: dict[str, list[float]] = {name: [] for name in variants}
-                for name, app in variants.items():
+                for app in variants.values():
                     await run(app, path, token, 500)  # warm up
                 for _ in range(rounds):  # interleaved: machine load drifts alike for each
                     for name, app in variants.items():
