@@ -69,6 +69,7 @@ async def test_status_page_shows_a_stream_started_over_socketio(
         assert cells[4] == "1"  # one subscriber
         assert cells[6].endswith(" s")  # the age of the last update
         assert 'data-state="live"' in dom
+        assert re.search(r'<form id="login" hidden', dom)  # the form hides once a token is in
         assert TOKEN not in dom  # the page never writes the token into the document
 
         # Without a token the page asks for one and shows no data.
