@@ -85,3 +85,10 @@ async def test_status_page_shows_a_stream_started_over_socketio(
         assert 'profitmaker_stream_subscribers{data_type="ticker"} 1.0' in text
     finally:
         await client.close()
+
+
+async def test_api_docs_render_offline_in_the_browser(sim_url: str, tmp_path: Path) -> None:
+    """Swagger UI renders the OpenAPI 3.1 schema from locally served files (no CDN)."""
+    dom = await dump_dom(f"{sim_url}/schema", tmp_path / "profile")
+    assert "Unable to render" not in dom
+    assert "/api/exchange/fetchTicker" in dom and "OAS 3.1" in dom

@@ -82,7 +82,8 @@ def create_http_app(
             title="profitmaker-server",
             version=__version__,
             description=(
-                "CCXT behind one authenticated endpoint. Every path except /health and the "
+                "CCXT behind one authenticated endpoint. Every path except /health, /ready, the "
+                "/status page and the "
                 "docs needs `Authorization: Bearer <token>`. Errors are "
                 "`{error, details, errorType}` with a fixed `error` text per endpoint. "
                 "The whole contract (status table, Socket.IO protocol) is `docs/api.md` in the "

@@ -1,8 +1,12 @@
-"""The API docs UI without a CDN: Swagger UI's files from the pinned ``swagger-ui-bundle``
-package, served under ``/schema/assets/`` (ADR 0092). The docs then work offline."""
+"""The API docs UI without a CDN: Swagger UI 5's files from the pinned ``swagger-ui-py``
+package, served under ``/schema/assets/`` (ADR 0092). The docs then work offline.
+
+Swagger UI 5 is needed: Litestar's schema is OpenAPI 3.1, which Swagger UI 4 cannot render.
+"""
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
 from litestar import Response, get
@@ -19,9 +23,11 @@ _MEDIA_TYPES = {
 
 
 def _bundle_dir() -> Path:
-    import swagger_ui_bundle  # type: ignore[import-untyped]
-
-    return Path(swagger_ui_bundle.swagger_ui_path)
+    # Located without importing the package: its __init__ wires handlers for other frameworks.
+    spec = importlib.util.find_spec("swagger_ui")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("swagger-ui-py is not installed (pyproject.toml pins it)")
+    return Path(next(iter(spec.submodule_search_locations))) / "static"
 
 
 def swagger_plugin() -> SwaggerRenderPlugin:
