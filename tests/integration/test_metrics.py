@@ -71,6 +71,7 @@ async def test_counters_equal_what_the_emulator_saw(
     creds = {"exchangeId": "binance", "apiKey": API_KEY, "secret": SECRET}
     assert (await call(client, "fetchBalance", {"config": creds})).status_code == 200
     assert (await client.get("/no/such/path/123", headers=AUTH)).status_code == 404
+    assert (await client.head("/api/backends", headers=AUTH)).status_code == 200
     binance_emulator.fail("ticker/24hr", "rate_limit")  # last: a 429 stops calls to binance
     limited = await call(client, "fetchTicker", {**TICKER, "symbol": "ETH/USDT"})
     assert limited.status_code == 429
@@ -99,6 +100,7 @@ async def test_counters_equal_what_the_emulator_saw(
     assert value(text, requests, route=route, method="POST", status="200") == 3
     assert value(text, requests, route=route, method="POST", status="429") == 1
     assert value(text, requests, route="unmatched", method="GET", status="404") == 1
+    assert value(text, requests, route="/api/backends", method="HEAD", status="200") == 1
     assert not any("/no/such/path" in line for line in text.splitlines())
     count = "profitmaker_http_request_duration_seconds_count"
     assert value(text, count, route=route) == 4

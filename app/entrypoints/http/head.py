@@ -29,7 +29,14 @@ class HeadAsGet:
             elif not message.get("more_body", False):
                 await send({"type": "http.response.body", "body": b"", "more_body": False})
 
-        await self._app({**scope, "method": "GET"}, receive, send_without_body)
+        as_get: Scope = {**scope, "method": "GET"}
+        try:
+            await self._app(as_get, receive, send_without_body)
+        finally:
+            # The router names the route on the scope it saw; the request log and the
+            # metrics read it from ours (a route template, never the raw path).
+            if "path_template" in as_get:
+                scope["path_template"] = as_get["path_template"]
 
 
 __all__ = ["HeadAsGet"]
