@@ -31,6 +31,7 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
+from app.testing import eventually
 from tests.emulator import market_data as md
 
 DEFAULT_INTERVAL = 0.05
@@ -121,12 +122,12 @@ class BinanceWsEmulator:
         self, predicate: Callable[[], bool], timeout: float = 5.0, what: str = "condition"
     ) -> None:
         """Poll ``predicate`` every 10 ms for at most ``timeout`` seconds."""
-        for _ in range(max(1, int(timeout / 0.01))):
-            if predicate():
-                return
-            await asyncio.sleep(0.01)
-        if not predicate():
-            raise AssertionError(f"emulator ws: timed out waiting for {what}; log={self.log}")
+        try:
+            await eventually(predicate, timeout=timeout, message=what)
+        except AssertionError:
+            raise AssertionError(
+                f"emulator ws: timed out waiting for {what}; log={self.log}"
+            ) from None
 
     async def drop_all(self, *, abort: bool = False) -> int:
         """Close every socket (code 1001, going away), or cut the TCP connections (``abort``)."""

@@ -16,6 +16,7 @@ import httpx
 
 from app.adapters.ccxt.backend import CcxtBackend
 from app.settings import ExchangeSettings, Settings
+from app.testing import eventually
 from tests.emulator.binance import API_KEY, SECRET, BinanceEmulator
 from tests.support.app import AUTH, make_app, make_settings
 from tests.support.server import served_client
@@ -140,12 +141,14 @@ async def test_a_429_stops_every_instance_until_retry_after_no_418() -> None:
         budget = (await client.get("/api/budget", headers=AUTH)).json()["data"]["exchanges"]
         assert budget["binance"]["stops"] == {"429": 1}
         assert budget["binance"]["stoppedSecondsTotal"] >= 1
-        for _ in range(40):  # positive control: after Retry-After, reads flow again (<= 2 s)
+
+        async def served() -> bool:
             again = await post(client, "fetchTicker", {**TICKER, "symbol": "ETH/USDT"})
-            if again.status_code == 200:
-                break
-            await asyncio.sleep(0.05)
-        assert again.status_code == 200 and emulator.weights.statuses[418] == 0
+            return again.status_code == 200
+
+        # Positive control: after Retry-After (1 s), reads flow again.
+        await eventually(served, timeout=5, interval=0.05, message="reads flow after Retry-After")
+        assert emulator.weights.statuses[418] == 0
 
 
 async def test_budget_page_needs_the_token_and_shows_no_credential() -> None:

@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -16,6 +15,7 @@ from app.domain import errors as domain
 from app.domain.config import ExchangeConfig
 from app.domain.streams import StreamHub, StreamRequest, StreamService, SubscriptionRegistry
 from app.settings import CacheSettings, StreamSettings
+from app.testing import eventually
 from app.testing.fakes import FakeBackend, FakeExchangeGateway
 from tests.support.app import AUTH, make_app, make_settings
 from tests.support.server import running_server
@@ -118,23 +118,15 @@ async def test_a_rest_watch_timing_out_never_cancels_the_shared_upstream_read() 
         assert gateway.pending_watchers("ticker", "BTC/USDT") == 1  # the shared read lives on
         assert gateway.calls["watch_ticker"] == 1  # and was never restarted
         assert gateway.push("ticker", "BTC/USDT", {"last": 7}) == 1
-        await _eventually(lambda: bool(publisher.updates))
+        await eventually(lambda: bool(publisher.updates))
         assert publisher.updates[0].data == {"last": 7}
         # Positive control: had the read been cancelled, the gateway would have shown it.
         await gateway.wait_for_watchers("ticker", "BTC/USDT")
         assert streams.unsubscribe("c", subscription.subscription_id)
-        await _eventually(lambda: gateway.pending_watchers("ticker", "BTC/USDT") == 0)
+        await eventually(lambda: gateway.pending_watchers("ticker", "BTC/USDT") == 0)
     finally:
         await hub.aclose()
         await cache.aclose()
-
-
-async def _eventually(predicate: Any, timeout: float = 2.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not predicate():
-        assert loop.time() < deadline, "condition not met in time"
-        await asyncio.sleep(0.005)
 
 
 class _RecordingPublisher:
