@@ -346,8 +346,10 @@ class BoundedSocketIOServer(socketio.AsyncServer):  # type: ignore[misc]
             # Anything the parser cannot take (bad JSON, bad header, bad attachment): close
             # the transport, as Node's parser does, so the client reconnects cleanly.
             self._binary_packet.pop(eio_sid, None)
-            reason = str(exc)[:200] if isinstance(exc, ProtocolViolation) else type(exc).__name__
-            log.info("socketio_protocol_error", reason=reason)
+            if isinstance(exc, ProtocolViolation):
+                log.info("socketio_protocol_error", reason=str(exc)[:200])
+            else:  # upstream's parser (or the inline connect handler) raised: keep it visible
+                log.warning("socketio_protocol_error", reason=type(exc).__name__)
             await self.engine.drop(eio_sid, "protocol error")
 
     async def _answer_too_deep(self, eio_sid: str, exc: PayloadTooDeep) -> None:
