@@ -70,10 +70,12 @@ class BudgetEmulator(EmulatorProcess):
         return await self.command("stats")
 
 
-def config_text(base_url: str, *, enabled: bool) -> str:
+def config_text(base_url: str, *, enabled: bool, pro: bool = False) -> str:
     from tests.emulator.overrides import emulator_overrides
 
-    overrides = _strip_none(emulator_overrides(base_url, "binance"))
+    overrides = _strip_none(emulator_overrides(base_url, "binance", pro=pro))
+    if pro:  # binance's full ticker channel: bid/ask, so tickers can be served from streams
+        overrides["options"]["watchTickers"] = {"name": "ticker"}
     text = toml_document({
         "": {"log_level": "warning"},
         "ccxt": {"enable_rate_limit": True},
@@ -113,8 +115,8 @@ class Server:
             await conn.close()
 
 
-async def started_server(base_url: str, mode: str, token: str) -> Server:
-    process = ServerProcess(config_text(base_url, enabled=mode == "after"), token)
+async def started_server(base_url: str, mode: str, token: str, *, pro: bool = False) -> Server:
+    process = ServerProcess(config_text(base_url, enabled=mode == "after", pro=pro), token)
     await process.start()
     server = Server(process, token)
     status, body = await server.one("/api/exchange/instance", {"exchangeId": "binance"})
@@ -250,6 +252,48 @@ async def section_herd(token: str, bases: list[str], seconds: float) -> list[str
     )]
 
 
+async def section_streams(emulator: BudgetEmulator, token: str, seconds: float) -> list[str]:
+    """c16 fetchTicker + fetchOrderBook while a Socket.IO stream of both runs."""
+    from tests.e2e.socketio_client import EventClient
+
+    rows: list[list[Any]] = []
+    pro = {"exchangeId": "binance", "ccxtType": "pro"}
+    for mode in MODES:
+        server = await started_server(emulator.base_url, mode, token, pro=True)
+        client = EventClient()
+        try:
+            await client.connect(f"http://{HOST}:{server.process.port}")
+            await client.authenticate(token)
+            for data_type in ("ticker", "orderbook"):
+                await client.emit("subscribe", {"exchangeId": "binance", "symbol": "BTC/USDT",
+                                                "dataType": data_type, "config": pro})
+                await client.expect("subscribed", timeout=10)
+                await client.expect("data", timeout=10)
+            conns = await open_connections(HOST, server.process.port, 16)
+            try:
+                ticker = server.request("/api/exchange/fetchTicker", ticker_body("BTC/USDT"))
+                book = server.request("/api/exchange/fetchOrderBook",
+                                      {**ticker_body("BTC/USDT"), "limit": 20})
+                calls = [c.caller(book if i % 2 else ticker) for i, c in enumerate(conns)]
+                await emulator.reset()
+                result = await run_load(calls, max_requests=MAX_REQUESTS, max_seconds=seconds)
+                stats = await emulator.stats()
+            finally:
+                for conn in conns:
+                    await conn.close()
+        finally:
+            await client.close()
+            await server.process.stop()
+        rest = sum(n for path, n in stats["counts"].items()
+                   if path.endswith(("/ticker/24hr", "/depth")))
+        rows.append([mode, result.rps, result.pct_ms(50), result.completed, result.errors, rest])
+    return [table(
+        f"c16 fetchTicker + fetchOrderBook (limit 20) while a Socket.IO stream of both runs, "
+        f"{seconds:g} s", ["mode", "req/s", "p50 ms", "answers", "errors", "REST calls"], rows,
+        notes=["target after: 0 REST calls for tickers and books while a fresh stream runs"],
+    )]
+
+
 async def run(seconds: float) -> None:
     from tests.emulator import market_data as md
 
@@ -261,6 +305,7 @@ async def run(seconds: float) -> None:
         await emulator.start()
         bases = list(md.bases(SYMBOLS))
         sections += await section_throughput(emulator, token, bases, seconds)
+        sections += await section_streams(emulator, token, seconds)
     finally:
         await emulator.stop()
     sections += await section_herd(token, bases, seconds)

@@ -6,7 +6,6 @@ from dataclasses import replace
 from typing import Protocol
 
 from app.domain.config import Credentials, ExchangeConfig
-from app.domain.streams.events import plain_copy
 from app.domain.streams.hub import LatestUpdate
 from app.domain.streams.model import StreamRequest
 from app.ports.budget import StreamSnapshot
@@ -24,8 +23,9 @@ class HubStreamSnapshots:
 
     Streams run on ``ccxtType: "pro"`` instances, keyed by instance (credentials hashed), so
     two candidates are tried: the public stream of that exchange, market type and sandbox,
-    then the reader's own (its credentials). Updates are copied: the exchange library keeps
-    changing its objects in place.
+    then the reader's own (its credentials). The update is handed over as the exchange
+    library left it: the read's adapter (``app.domain.budget.streamed``) copies only what it
+    answers, at once (a 1,000-level book is cut to ``limit`` before anything is copied).
     """
 
     def __init__(self, streams: LatestSource, clock: Clock, *, enabled: bool = True) -> None:
@@ -47,4 +47,4 @@ class HubStreamSnapshots:
                 best = update
         if best is None:
             return None
-        return StreamSnapshot(plain_copy(best.data), self._clock.time() - best.age_seconds)
+        return StreamSnapshot(best.data, self._clock.time() - best.age_seconds)

@@ -9,25 +9,35 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from app.domain.streams.events import plain_copy
+
 TICKER_REQUIRED = ("symbol", "last", "bid", "ask")
 """Fields a REST ticker always has on exchanges that publish a full ticker channel."""
 
 
 def ticker_from_stream(data: Any) -> dict[str, Any] | None:
-    """A copy of a streamed ticker, or None when it lacks a field of ``TICKER_REQUIRED``."""
+    """A plain copy of a streamed ticker, or None when it lacks a field of ``TICKER_REQUIRED``."""
     if not isinstance(data, Mapping):
         return None
     if any(data.get(field) is None for field in TICKER_REQUIRED):
         return None
-    return dict(data)
+    copied: dict[str, Any] = plain_copy(data)
+    return copied
 
 
 def book_from_stream(data: Any, limit: int | None) -> dict[str, Any] | None:
-    """A copy of a streamed order book, each side cut to ``limit`` levels; None if unusable."""
+    """A copy of a streamed order book, each side cut to ``limit`` levels; None if unusable.
+
+    Cut first, then copied: only the levels answered are copied (the library's book objects
+    are changed in place by later updates, so nothing of theirs is kept).
+    """
     if not isinstance(data, Mapping):
         return None
     bids, asks = data.get("bids"), data.get("asks")
     if not isinstance(bids, list) or not isinstance(asks, list) or not (bids or asks):
         return None
-    end = limit if limit is not None else None
-    return {**data, "bids": [list(level) for level in bids[:end]], "asks": [list(level) for level in asks[:end]]}
+    sides = {"bids": bids, "asks": asks}
+    return {
+        key: [list(level) for level in sides[key][:limit]] if key in sides else plain_copy(value)
+        for key, value in data.items()
+    }
