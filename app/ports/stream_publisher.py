@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
-from app.domain.streams.model import StreamUpdate, Subscriber
+from app.domain.streams.model import StreamState, StreamUpdate, Subscriber
 
 
 @runtime_checkable
@@ -27,6 +27,17 @@ class StreamPublisher(Protocol):
         Args:
             message: client-facing text; must not contain secrets.
             subscribers: who to tell.
+        """
+        ...
+
+    def publish_status(
+        self, state: StreamState, reason: str, subscribers: Sequence[Subscriber]
+    ) -> None:
+        """Tell subscribers their stream changed state (a ``status`` event each).
+
+        Args:
+            state: ``live``, ``stale`` or ``recovering`` (``app.domain.streams.model``).
+            reason: client-facing text; must not contain secrets.
         """
         ...
 

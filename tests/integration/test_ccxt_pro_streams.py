@@ -176,6 +176,9 @@ class RecordingPublisher:
         self.errors.append(message)
         self.changed.set()
 
+    def publish_status(self, state: str, reason: str, subscribers: Any) -> None:
+        pass
+
     def discard(self, subscriber: Subscriber) -> None:
         pass
 

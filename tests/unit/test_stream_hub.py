@@ -31,6 +31,7 @@ class RecordingPublisher:
     def __init__(self) -> None:
         self.updates: list[tuple[Any, tuple[Subscriber, ...]]] = []
         self.errors: list[tuple[str, tuple[Subscriber, ...]]] = []
+        self.statuses: list[tuple[str, str, tuple[Subscriber, ...]]] = []
         self.discarded: list[Subscriber] = []
         self.forgotten: list[str] = []
 
@@ -39,6 +40,9 @@ class RecordingPublisher:
 
     def publish_error(self, message: str, subscribers: Any) -> None:
         self.errors.append((message, tuple(subscribers)))
+
+    def publish_status(self, state: str, reason: str, subscribers: Any) -> None:
+        self.statuses.append((state, reason, tuple(subscribers)))
 
     def discard(self, subscriber: Subscriber) -> None:
         self.discarded.append(subscriber)

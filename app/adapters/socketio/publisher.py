@@ -31,7 +31,7 @@ import structlog
 from engineio import packet as eio_packet
 
 from app.domain.streams.coalesce import LATEST_WINS, merge, snapshot
-from app.domain.streams.model import StreamUpdate, Subscriber
+from app.domain.streams.model import StreamState, StreamUpdate, Subscriber
 from app.observability import scrub_text
 
 log = structlog.get_logger(__name__)
@@ -39,6 +39,7 @@ log = structlog.get_logger(__name__)
 _encoder = msgspec.json.Encoder(enc_hook=str)
 _DATA_HEAD = '2["data",{"subscriptionId":'
 _ERROR_HEAD = '2["error",{"subscriptionId":'
+_STATUS_HEAD = '2["status",{"subscriptionId":'
 
 
 @dataclass(slots=True)
@@ -65,6 +66,8 @@ def encode_data_tail(update: StreamUpdate) -> str:
         body["timeframe"] = update.timeframe
     body["data"] = update.data
     body["timestamp"] = update.timestamp
+    if update.cached:
+        body["cached"] = True
     return "," + _encoder.encode(body).decode()[1:] + "]"
 
 
@@ -75,6 +78,11 @@ def data_packet(subscription_id: str, tail: str) -> str:
 def error_packet(subscription_id: str, message: str) -> str:
     body = _encoder.encode({"error": message}).decode()[1:]
     return _ERROR_HEAD + _encoder.encode(subscription_id).decode() + "," + body + "]"
+
+
+def status_packet(subscription_id: str, state: str, reason: str) -> str:
+    body = _encoder.encode({"state": state, "reason": reason}).decode()[1:]
+    return _STATUS_HEAD + _encoder.encode(subscription_id).decode() + "," + body + "]"
 
 
 class SocketIOPublisher:
@@ -138,23 +146,38 @@ class SocketIOPublisher:
     def publish_error(self, message: str, subscribers: Sequence[Subscriber]) -> None:
         message = scrub_text(message)
         for subscriber in subscribers:
-            text = error_packet(subscriber.subscription_id, message)
-            connection, socket = self._socket(subscriber.connection_id)
-            if connection is None:
-                continue
-            # Errors are rare (retries back off), so they may pass a queue full of data.
-            if socket is not None and self._room(socket, 3 * self._max_queued):
-                socket.queue.put_nowait(eio_packet.Packet(eio_packet.MESSAGE, data=text))
-            else:
-                connection.parked[("error", subscriber.subscription_id)] = _Parked(text=text)
-                self._behind.add(subscriber.connection_id)
-                self._wake_flusher()
+            self._send_rare(
+                subscriber, "error", error_packet(subscriber.subscription_id, message)
+            )
+
+    def publish_status(
+        self, state: StreamState, reason: str, subscribers: Sequence[Subscriber]
+    ) -> None:
+        reason = scrub_text(reason)
+        for subscriber in subscribers:
+            self._send_rare(
+                subscriber, "status", status_packet(subscriber.subscription_id, state, reason)
+            )
+
+    def _send_rare(self, subscriber: Subscriber, kind: str, text: str) -> None:
+        connection, socket = self._socket(subscriber.connection_id)
+        if connection is None:
+            return
+        # Errors and status changes are rare (retries back off), so they may pass a queue
+        # full of data. Parked, the latest of each kind wins.
+        if socket is not None and self._room(socket, 3 * self._max_queued):
+            socket.queue.put_nowait(eio_packet.Packet(eio_packet.MESSAGE, data=text))
+        else:
+            connection.parked[(kind, subscriber.subscription_id)] = _Parked(text=text)
+            self._behind.add(subscriber.connection_id)
+            self._wake_flusher()
 
     def discard(self, subscriber: Subscriber) -> None:
         connection = self._connections.get(subscriber.connection_id)
         if connection is not None and connection.parked:
             connection.parked.pop(("data", subscriber.subscription_id), None)
             connection.parked.pop(("error", subscriber.subscription_id), None)
+            connection.parked.pop(("status", subscriber.subscription_id), None)
 
     async def aclose(self) -> None:
         if self._flusher is not None:

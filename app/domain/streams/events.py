@@ -9,7 +9,14 @@ import structlog
 
 from app.domain.errors import DomainError, StreamInterrupted
 from app.domain.streams.lag import exchange_lag_seconds
-from app.domain.streams.model import StreamUpdate, Subscriber
+from app.domain.streams.model import (
+    LIVE,
+    RECOVERING,
+    STALE,
+    StreamState,
+    StreamUpdate,
+    Subscriber,
+)
 from app.domain.streams.stream import Stream
 from app.domain.streams.watchdog import SilentStream
 from app.ports.metrics import Metrics
@@ -64,6 +71,10 @@ class StreamEvents:
         stream.latest_lag = exchange_lag_seconds(key.data_type, data, timestamp)
         if self._metrics is not None:
             self._metrics.stream_update(key.data_type, stream.latest_lag)
+        stream.latest_timestamp = timestamp
+        if stream.state != LIVE:
+            self._status(LIVE, "Receiving updates")
+        stream.ungreeted.clear()  # they get this live update: no cached one after it
         if stream.subscribers:
             for echo, group in stream.targets:
                 update = StreamUpdate(
@@ -83,14 +94,36 @@ class StreamEvents:
                     waiter.set_result(copy)
 
     def on_error(self, message: str, error: BaseException) -> None:
-        """A transient failure: the loop retries; subscribers get an ``error`` event."""
+        """A transient failure: the loop retries; subscribers get an ``error`` event and
+        (once per outage) ``status recovering``."""
         log_stream("stream_retrying", self._stream, error)
+        self._count_restart(error)
+        self.fail(message, error)
+        if self._stream.state != RECOVERING:
+            self._status(RECOVERING, message)
+
+    def on_stale(self, message: str, error: BaseException) -> None:
+        """The watchdog found the upstream silent: ``status stale``, the usual ``error``, then
+        ``status recovering`` while the loop restarts the watch."""
+        log_stream("stream_retrying", self._stream, error)
+        self._count_restart(error)
+        self._status(STALE, message)
+        self.fail(message, error)
+        self._status(RECOVERING, "Restarting the stream")
+
+    def _count_restart(self, error: BaseException) -> None:
         if self._metrics is not None:
             data_type = self._stream.key.data_type
             self._metrics.stream_restarted(data_type)
             if isinstance(error, SilentStream):
                 self._metrics.watchdog_fired(data_type)
-        self.fail(message, error)
+
+    def _status(self, state: StreamState, reason: str) -> None:
+        stream = self._stream
+        stream.state = state
+        stream.status_reason = reason
+        for _echo, group in stream.targets:
+            self._publisher.publish_status(state, reason, group)
 
     def on_end(self, message: str, error: BaseException) -> None:
         """A permanent failure: everyone is told once and the stream is forgotten."""

@@ -18,7 +18,14 @@ from app.domain.errors import (
 )
 from app.domain.streams.backoff import Backoff
 from app.domain.streams.events import StreamEvents, log_stream
-from app.domain.streams.model import StreamKey, StreamRequest, Subscriber, SubscriptionRejected
+from app.domain.streams.model import (
+    LIVE,
+    StreamKey,
+    StreamRequest,
+    StreamUpdate,
+    Subscriber,
+    SubscriptionRejected,
+)
 from app.domain.streams.stream import Stream
 from app.domain.streams.upstream import run_upstream
 from app.domain.streams.watchdog import watchdog_seconds
@@ -151,6 +158,32 @@ class StreamHub:
 
     def attach(self, stream: Stream, subscriber: Subscriber) -> None:
         stream.add(subscriber)
+
+    def greet(self, stream: Stream, subscriber: Subscriber) -> None:
+        """Send a subscriber that has just been told ``subscribed`` what it has missed.
+
+        The stream's latest update goes at once as a ``data`` event marked ``cached`` (with
+        the time it was first delivered), unless a live update already reached it; a stream
+        that is not live also sends its current ``status``.
+        """
+        if subscriber not in stream.ungreeted:
+            return
+        stream.ungreeted.discard(subscriber)
+        if stream.state != LIVE:
+            self._publisher.publish_status(stream.state, stream.status_reason, (subscriber,))
+        if stream.latest_at is None or stream.closed:
+            return
+        echo = subscriber.echo or stream.own_echo
+        update = StreamUpdate(
+            exchange_id=stream.request.exchange_id,
+            data_type=stream.key.data_type,
+            symbol=echo.symbol,
+            timeframe=echo.timeframe,
+            data=stream.latest,
+            timestamp=stream.latest_timestamp,
+            cached=True,
+        )
+        self._publisher.publish(update, (subscriber,))
 
     def detach(self, stream: Stream, subscriber: Subscriber) -> None:
         """Remove a subscriber (and anything still queued for it); stop the loop if unused."""

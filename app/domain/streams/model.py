@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final, Literal
 
 from app.domain.config import ExchangeConfig
 from app.domain.errors import BadInput
@@ -72,6 +72,16 @@ class StreamUpdate:
     """Server time in ms when the update left the upstream loop."""
     restarted: bool = False
     """True for the first update after the upstream was (re)started: a full snapshot."""
+    cached: bool = False
+    """True when a joining subscriber gets the stream's latest update at once (not live)."""
+
+
+StreamState = Literal["live", "stale", "recovering"]
+"""What a ``status`` event tells: ``stale`` the watchdog found the upstream silent,
+``recovering`` it is being restarted, ``live`` updates flow again."""
+LIVE: Final[StreamState] = "live"
+STALE: Final[StreamState] = "stale"
+RECOVERING: Final[StreamState] = "recovering"
 
 
 class SubscriptionRejected(BadInput):

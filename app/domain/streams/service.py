@@ -96,6 +96,13 @@ class StreamService:
             connection_id, sid, request.exchange_id, echo.symbol, request.data_type, echo.timeframe
         )
 
+    def greet(self, connection_id: str, subscription_id: str) -> None:
+        """Call once the client has been told ``subscribed``: it gets the stream's latest
+        update at once (``cached``) and its status if not live (``StreamHub.greet``)."""
+        state = self._registry.find(connection_id, subscription_id)
+        if isinstance(state, Active):
+            self._hub.greet(state.stream, state.subscriber)
+
     def unsubscribe(self, connection_id: str, subscription_id: str) -> bool:
         """End one of this connection's subscriptions; True if it existed.
 

@@ -6,7 +6,14 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
-from app.domain.streams.model import Echo, StreamKey, StreamRequest, Subscriber
+from app.domain.streams.model import (
+    LIVE,
+    Echo,
+    StreamKey,
+    StreamRequest,
+    StreamState,
+    Subscriber,
+)
 
 Targets = tuple[tuple[Echo, tuple[Subscriber, ...]], ...]
 """Subscribers grouped by what their events echo: one encoded update per group."""
@@ -37,6 +44,13 @@ class Stream:
     latest_lag: float | None = None
     """Exchange timestamp to server (s) of ``latest``, when the data carries one."""
     """Monotonic time (s) of ``latest``; None before the first update."""
+    latest_timestamp: int = 0
+    """Server time (ms) stamped on ``latest`` when it was delivered."""
+    state: StreamState = LIVE
+    """The last state told to subscribers (``status`` events on change)."""
+    status_reason: str = ""
+    ungreeted: set[Subscriber] = field(default_factory=set)
+    """Joined, not yet sent anything: they get ``latest`` (cached) right after ``subscribed``."""
     _targets: Targets | None = None
 
     @property
@@ -56,9 +70,11 @@ class Stream:
 
     def add(self, subscriber: Subscriber) -> None:
         self.subscribers[subscriber] = None
+        self.ungreeted.add(subscriber)
         self._targets = None
 
     def remove(self, subscriber: Subscriber) -> bool:
+        self.ungreeted.discard(subscriber)
         if self.subscribers.pop(subscriber, 0) is None:
             self._targets = None
             return True
@@ -67,6 +83,7 @@ class Stream:
     def clear_subscribers(self) -> list[Subscriber]:
         gone = list(self.subscribers)
         self.subscribers.clear()
+        self.ungreeted.clear()
         self._targets = None
         return gone
 

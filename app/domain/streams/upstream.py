@@ -25,6 +25,7 @@ class UpstreamEvents(Protocol):
     def on_ready(self) -> None: ...
     def on_data(self, data: Any, restarted: bool) -> None: ...
     def on_error(self, message: str, error: BaseException) -> None: ...
+    def on_stale(self, message: str, error: BaseException) -> None: ...
     def on_end(self, message: str, error: BaseException) -> None: ...
 
 
@@ -103,33 +104,63 @@ async def _loop(
 ) -> None:
     attempt = 0
     restarted = True
-    while True:
-        try:
+    pending: asyncio.Task[Any] | None = None
+    try:
+        while True:
+            if pending is None:
+                pending = _arm(gateway, request)
             try:
-                async with asyncio.timeout(watchdog):
-                    data = await watch_once(gateway, request)
-            except TimeoutError:
-                raise SilentStream(watchdog or 0) from None
-        except asyncio.CancelledError:
-            raise
-        except SilentStream as exc:
-            events.on_error(str(exc), exc)
-            await _un_watch(gateway, request)  # CCXT does not resubscribe by itself
-            restarted = True
-            continue
-        except PERMANENT_ERRORS as exc:
-            events.on_end(exc.details, exc)
-            return
-        except Exception as exc:  # noqa: BLE001 - any failure is retried with backoff
-            message = exc.details if isinstance(exc, DomainError) else GENERIC_ERROR
-            events.on_error(message, exc)
-            await sleep(backoff.delay(attempt))
-            attempt += 1
-            restarted = True
-            continue
-        attempt = 0
-        events.on_data(data, restarted)
-        restarted = False
+                try:
+                    async with asyncio.timeout(watchdog):
+                        data = await pending  # a timeout cancels the pending watch too
+                except TimeoutError:
+                    raise SilentStream(watchdog or 0) from None
+            except asyncio.CancelledError:
+                raise
+            except SilentStream as exc:
+                pending = None
+                events.on_stale(str(exc), exc)
+                await _un_watch(gateway, request)  # CCXT does not resubscribe by itself
+                restarted = True
+                continue
+            except PERMANENT_ERRORS as exc:
+                pending = None
+                events.on_end(exc.details, exc)
+                return
+            except Exception as exc:  # noqa: BLE001 - any failure is retried with backoff
+                pending = None
+                message = exc.details if isinstance(exc, DomainError) else GENERIC_ERROR
+                events.on_error(message, exc)
+                await sleep(backoff.delay(attempt))
+                attempt += 1
+                restarted = True
+                continue
+            attempt = 0
+            # Re-arm before fanning out: ccxt resolves an update only to a watch that is
+            # already waiting, so one must be pending while this update is delivered. The
+            # yield lets the new watch task register with the exchange library first (its
+            # first step runs before this task resumes: the loop's ready queue is FIFO).
+            pending = _arm(gateway, request)
+            await asyncio.sleep(0)
+            events.on_data(data, restarted)
+            restarted = False
+    finally:
+        if pending is not None and not pending.done():
+            pending.cancel()
+
+
+def _arm(gateway: ExchangeGateway, request: StreamRequest) -> asyncio.Task[Any]:
+    """Start the next watch call as its own task, so it waits while we deliver."""
+    task: asyncio.Task[Any] = asyncio.ensure_future(watch_once(gateway, request))
+    task.add_done_callback(_consume_result)
+    return task
+
+
+def _consume_result(task: asyncio.Task[Any]) -> None:
+    # A watch cancelled or failed while nobody awaited it (the loop stopped) is not an error
+    # worth a "never retrieved" warning; one the loop awaits is handled there.
+    if not task.cancelled():
+        task.exception()
 
 
 async def _un_watch(gateway: ExchangeGateway, request: StreamRequest) -> None:

@@ -192,6 +192,8 @@ class _Handlers:
         if subscription.timeframe:
             answer["timeframe"] = subscription.timeframe
         await self._sio.emit("subscribed", answer, to=sid)
+        # After `subscribed` is queued: the latest update (cached) follows it at once.
+        self._streams.greet(sid, subscription.subscription_id)
 
     async def unsubscribe(self, sid: str, *args: Any) -> None:
         payload = args[0] if args else None

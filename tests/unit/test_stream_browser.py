@@ -1,0 +1,260 @@
+"""Issue 13 in the domain: a watch stays armed during delivery, last value on join, status."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import pytest
+
+from app.adapters.cache.memory import InMemoryInstanceCache
+from app.domain.config import ExchangeConfig
+from app.domain.streams import (
+    StreamHub,
+    StreamRequest,
+    StreamService,
+    StreamUpdate,
+    Subscriber,
+    SubscriptionRegistry,
+)
+from app.settings import CacheSettings, StreamSettings
+from app.testing.fakes import FakeBackend, FakeExchangeGateway
+from app.testing.waiting import eventually
+
+
+class Publisher:
+    """Records every call in one ordered list; ``on_publish`` runs during a delivery."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[str, Any, tuple[Subscriber, ...]]] = []
+        self.on_publish: Callable[[StreamUpdate], None] | None = None
+
+    def publish(self, update: StreamUpdate, subscribers: Any) -> None:
+        self.events.append(("data", update, tuple(subscribers)))
+        if self.on_publish is not None:
+            self.on_publish(update)
+
+    def publish_error(self, message: str, subscribers: Any) -> None:
+        self.events.append(("error", message, tuple(subscribers)))
+
+    def publish_status(self, state: str, reason: str, subscribers: Any) -> None:
+        self.events.append(("status", (state, reason), tuple(subscribers)))
+
+    def discard(self, subscriber: Subscriber) -> None: ...
+
+    def forget_connection(self, connection_id: str) -> None: ...
+
+    def data(self) -> list[StreamUpdate]:
+        return [item for kind, item, _ in self.events if kind == "data"]
+
+    def kinds(self) -> list[str]:
+        return [
+            kind if kind != "status" else f"status:{item[0]}" for kind, item, _ in self.events
+        ]
+
+
+def request(data_type: str = "ticker") -> StreamRequest:
+    return StreamRequest(
+        config=ExchangeConfig(exchange_id="fake", ccxt_type="pro"),
+        data_type=data_type,
+        symbol="BTC/USDT",
+        timeframe="1m" if data_type == "ohlcv" else None,
+    )
+
+
+@pytest.fixture
+def backend() -> FakeBackend:
+    return FakeBackend()
+
+
+@pytest.fixture
+def publisher() -> Publisher:
+    return Publisher()
+
+
+@pytest.fixture
+async def cache(backend: FakeBackend) -> AsyncIterator[InMemoryInstanceCache]:
+    cache = InMemoryInstanceCache(backend.create, CacheSettings())
+    yield cache
+    await cache.aclose()
+
+
+def make(
+    cache: InMemoryInstanceCache, publisher: Publisher, settings: StreamSettings | None = None
+) -> tuple[StreamHub, StreamService]:
+    registry = SubscriptionRegistry()
+    settings = settings or StreamSettings(retry_initial_seconds=0.01, retry_jitter=0.0)
+    hub = StreamHub(cache, publisher, settings, on_subscribers_ended=registry.forget_ended)
+    return hub, StreamService(hub, registry, StreamSettings())
+
+
+@pytest.fixture
+async def streams(
+    cache: InMemoryInstanceCache, publisher: Publisher
+) -> AsyncIterator[StreamService]:
+    hub, service = make(cache, publisher)
+    yield service
+    await hub.aclose()
+
+
+async def test_an_update_pushed_during_delivery_is_not_lost(
+    streams: StreamService, backend: FakeBackend, publisher: Publisher
+) -> None:
+    """ccxt resolves an update only to a watch already waiting (the fake gateway does the
+    same: ``push`` with nobody waiting returns 0 and the update is gone). The exchange pushes
+    the second update while the first is being delivered: a watch must be armed then."""
+    await streams.subscribe("c1", request())
+    gw: FakeExchangeGateway = backend.created[0]
+    await gw.wait_for_watchers("ticker", "BTC/USDT")
+    armed_during_delivery: list[int] = []
+
+    def exchange_pushes_again(update: StreamUpdate) -> None:
+        if update.data == {"last": 1}:
+            armed_during_delivery.append(gw.push("ticker", "BTC/USDT", {"last": 2}))
+
+    publisher.on_publish = exchange_pushes_again
+    assert gw.push("ticker", "BTC/USDT", {"last": 1}) == 1
+    await eventually(lambda: len(publisher.data()) == 2)
+    assert armed_during_delivery == [1]  # the old order (deliver, then watch) gives [0]
+    assert [u.data for u in publisher.data()] == [{"last": 1}, {"last": 2}]
+    await gw.wait_for_watchers("ticker", "BTC/USDT")  # and armed again after that
+    assert gw.pending_watchers("ticker", "BTC/USDT") == 1
+
+
+async def test_many_updates_in_a_row_during_delivery_all_arrive(
+    streams: StreamService, backend: FakeBackend, publisher: Publisher
+) -> None:
+    await streams.subscribe("c1", request())
+    gw: FakeExchangeGateway = backend.created[0]
+    await gw.wait_for_watchers("ticker", "BTC/USDT")
+    lost: list[int] = []
+
+    def chain(update: StreamUpdate) -> None:
+        n = update.data["last"]
+        if n < 100 and gw.push("ticker", "BTC/USDT", {"last": n + 1}) == 0:
+            lost.append(n + 1)
+
+    publisher.on_publish = chain
+    gw.push("ticker", "BTC/USDT", {"last": 1})
+    await eventually(lambda: len(publisher.data()) == 100 or lost)
+    assert lost == []
+    assert [u.data["last"] for u in publisher.data()] == list(range(1, 101))
+
+
+async def test_stopping_cancels_the_armed_watch(
+    cache: InMemoryInstanceCache, backend: FakeBackend, publisher: Publisher
+) -> None:
+    hub, streams = make(cache, publisher)
+    made = await streams.subscribe("c1", request())
+    gw: FakeExchangeGateway = backend.created[0]
+    await gw.wait_for_watchers("ticker", "BTC/USDT")
+    gw.push("ticker", "BTC/USDT", {"last": 1})
+    await gw.wait_for_watchers("ticker", "BTC/USDT")
+    assert streams.unsubscribe("c1", made.subscription_id)
+    await hub.idle()
+    assert gw.pending_watchers("ticker", "BTC/USDT") == 0
+    assert gw.un_watched == [("ticker", "BTC/USDT", None)]
+    await hub.aclose()
+
+
+async def test_a_joiner_gets_the_latest_update_at_once_marked_cached(
+    streams: StreamService, backend: FakeBackend, publisher: Publisher
+) -> None:
+    first = await streams.subscribe("c1", request())
+    gw: FakeExchangeGateway = backend.created[0]
+    await gw.wait_for_watchers("ticker", "BTC/USDT")
+    streams.greet("c1", first.subscription_id)
+    assert publisher.data() == []  # nothing yet to replay: positive control below
+    gw.push("ticker", "BTC/USDT", {"last": 7})
+    await eventually(lambda: len(publisher.data()) == 1)
+    live = publisher.data()[0]
+    assert not live.cached
+
+    joiner = await streams.subscribe("c2", request())
+    streams.greet("c2", joiner.subscription_id)
+    cached = publisher.data()[1]  # at once, no new exchange event
+    assert cached.cached and cached.data == {"last": 7}
+    assert cached.timestamp == live.timestamp  # when it was first delivered
+    assert publisher.events[-1][2] == (Subscriber("c2", joiner.subscription_id),)
+    streams.greet("c2", joiner.subscription_id)  # once only
+    assert len(publisher.data()) == 2
+
+
+async def test_a_joiner_that_already_got_a_live_update_gets_no_older_cached_one(
+    streams: StreamService, backend: FakeBackend, publisher: Publisher
+) -> None:
+    await streams.subscribe("c1", request())
+    gw: FakeExchangeGateway = backend.created[0]
+    await gw.wait_for_watchers("ticker", "BTC/USDT")
+    gw.push("ticker", "BTC/USDT", {"last": 1})
+    await gw.wait_for_watchers("ticker", "BTC/USDT")
+    joiner = await streams.subscribe("c2", request())
+    gw.push("ticker", "BTC/USDT", {"last": 2})  # reaches c2 before its greeting
+    await eventually(lambda: len(publisher.data()) == 2)
+    streams.greet("c2", joiner.subscription_id)
+    assert [u.data["last"] for u in publisher.data()] == [1, 2]
+
+
+async def test_status_stale_recovering_then_live_around_a_silence(
+    cache: InMemoryInstanceCache, backend: FakeBackend, publisher: Publisher
+) -> None:
+    settings = StreamSettings(watchdog_seconds={"ticker": 0.05})
+    hub, streams = make(cache, publisher, settings)
+    try:
+        await streams.subscribe("c1", request())
+        await eventually(lambda: "status:recovering" in publisher.kinds())
+        gw: FakeExchangeGateway = backend.created[0]
+        await gw.wait_for_watchers("ticker", "BTC/USDT")
+        gw.push("ticker", "BTC/USDT", {"last": 3})
+        await eventually(lambda: "data" in publisher.kinds())
+        kinds = publisher.kinds()
+        # the existing error event stays, between stale and recovering
+        assert kinds[:3] == ["status:stale", "error", "status:recovering"]
+        assert kinds[kinds.index("data") - 1] == "status:live"
+        stale = next(item for kind, item, _ in publisher.events if kind == "status")
+        assert "No data from the exchange for 0.05s" in stale[1]
+    finally:
+        await hub.aclose()
+
+
+async def test_status_recovering_once_per_outage_on_errors_then_live(
+    streams: StreamService, backend: FakeBackend, publisher: Publisher
+) -> None:
+    from app.domain.errors import ExchangeUnreachable
+
+    await streams.subscribe("c1", request())
+    gw: FakeExchangeGateway = backend.created[0]
+    await gw.wait_for_watchers("ticker", "BTC/USDT")
+    gw.push("ticker", "BTC/USDT", {"last": 1})
+    await eventually(lambda: len(publisher.data()) == 1)
+    assert "status:live" not in publisher.kinds()  # live from the start: no event
+    gw.fail_next("watch_ticker", ExchangeUnreachable("down"), times=3)
+    await gw.wait_for_watchers("ticker", "BTC/USDT")  # pending is the one armed earlier
+    gw.push("ticker", "BTC/USDT", {"last": 2})
+    await eventually(lambda: len(publisher.data()) == 2)
+    await gw.wait_for_watchers("ticker", "BTC/USDT", timeout=5)
+    gw.push("ticker", "BTC/USDT", {"last": 3})
+    await eventually(lambda: len(publisher.data()) == 3)
+    kinds = publisher.kinds()
+    assert kinds.count("error") == 3
+    assert kinds.count("status:recovering") == 1
+    assert kinds.index("status:recovering") < kinds.index("status:live")
+    assert kinds[kinds.index("status:live") + 1] == "data"
+
+
+async def test_a_joiner_of_a_stale_stream_is_told_its_status(
+    cache: InMemoryInstanceCache, backend: FakeBackend, publisher: Publisher
+) -> None:
+    settings = StreamSettings(watchdog_seconds={"ticker": 0.05})
+    hub, streams = make(cache, publisher, settings)
+    try:
+        await streams.subscribe("c1", request())
+        await eventually(lambda: "status:recovering" in publisher.kinds())
+        joiner = await streams.subscribe("c2", request())
+        before = len(publisher.events)
+        streams.greet("c2", joiner.subscription_id)
+        kind, item, who = publisher.events[before]
+        assert kind == "status" and item[0] in ("recovering", "stale")
+        assert who == (Subscriber("c2", joiner.subscription_id),)
+    finally:
+        await hub.aclose()
