@@ -234,3 +234,55 @@ __all__ = [
     "require_symbol",
     "timeframe_or_default",
 ]
+
+
+STREAM_FORMATS: frozenset[str] = frozenset({"full", "delta"})
+MAX_BOOK_DEPTH = 5000
+MAX_CANDLE_HISTORY = 1000
+
+
+def stream_format(value: object, data_type: str) -> str:
+    """A subscription's ``format``: ``full`` (default) or ``delta`` (orderbook only).
+
+    Raises:
+        BadInput: another value, or ``delta`` on a data type other than orderbook.
+    """
+    if value is None:
+        return "full"
+    if not isinstance(value, str) or value not in STREAM_FORMATS:
+        raise BadInput('format must be "full" or "delta"')
+    if value == "delta" and data_type != "orderbook":
+        raise BadInput('format "delta" is for orderbook subscriptions only')
+    return value
+
+
+def optional_depth(value: object, data_type: str) -> int | None:
+    """A subscription's ``depth``: levels per side (orderbook only), 1..5000, or None.
+
+    Raises:
+        BadInput: not an integer in range, or given for another data type.
+    """
+    depth = _optional_int(value, "depth", minimum=1)
+    if depth is None:
+        return None
+    if depth > MAX_BOOK_DEPTH:
+        raise BadInput(f"depth must be <= {MAX_BOOK_DEPTH}")
+    if data_type != "orderbook":
+        raise BadInput("depth is for orderbook subscriptions only")
+    return depth
+
+
+def optional_history(value: object, data_type: str) -> int | None:
+    """A subscription's ``history``: closed candles sent first (ohlcv only), 1..1000, or None.
+
+    Raises:
+        BadInput: not an integer in range, or given for another data type.
+    """
+    history = _optional_int(value, "history", minimum=1)
+    if history is None:
+        return None
+    if history > MAX_CANDLE_HISTORY:
+        raise BadInput(f"history must be <= {MAX_CANDLE_HISTORY}")
+    if data_type != "ohlcv":
+        raise BadInput("history is for ohlcv subscriptions only")
+    return history

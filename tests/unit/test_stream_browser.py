@@ -163,7 +163,7 @@ async def test_a_joiner_gets_the_latest_update_at_once_marked_cached(
     first = await streams.subscribe("c1", request())
     gw: FakeExchangeGateway = backend.created[0]
     await gw.wait_for_watchers("ticker", "BTC/USDT")
-    streams.greet("c1", first.subscription_id)
+    await streams.greet("c1", first.subscription_id)
     assert publisher.data() == []  # nothing yet to replay: positive control below
     gw.push("ticker", "BTC/USDT", {"last": 7})
     await eventually(lambda: len(publisher.data()) == 1)
@@ -171,12 +171,12 @@ async def test_a_joiner_gets_the_latest_update_at_once_marked_cached(
     assert not live.cached
 
     joiner = await streams.subscribe("c2", request())
-    streams.greet("c2", joiner.subscription_id)
+    await streams.greet("c2", joiner.subscription_id)
     cached = publisher.data()[1]  # at once, no new exchange event
     assert cached.cached and cached.data == {"last": 7}
     assert cached.timestamp == live.timestamp  # when it was first delivered
     assert publisher.events[-1][2] == (Subscriber("c2", joiner.subscription_id),)
-    streams.greet("c2", joiner.subscription_id)  # once only
+    await streams.greet("c2", joiner.subscription_id)  # once only
     assert len(publisher.data()) == 2
 
 
@@ -191,7 +191,7 @@ async def test_a_joiner_that_already_got_a_live_update_gets_no_older_cached_one(
     joiner = await streams.subscribe("c2", request())
     gw.push("ticker", "BTC/USDT", {"last": 2})  # reaches c2 before its greeting
     await eventually(lambda: len(publisher.data()) == 2)
-    streams.greet("c2", joiner.subscription_id)
+    await streams.greet("c2", joiner.subscription_id)
     assert [u.data["last"] for u in publisher.data()] == [1, 2]
 
 
@@ -252,9 +252,69 @@ async def test_a_joiner_of_a_stale_stream_is_told_its_status(
         await eventually(lambda: "status:recovering" in publisher.kinds())
         joiner = await streams.subscribe("c2", request())
         before = len(publisher.events)
-        streams.greet("c2", joiner.subscription_id)
+        await streams.greet("c2", joiner.subscription_id)
         kind, item, who = publisher.events[before]
         assert kind == "status" and item[0] in ("recovering", "stale")
         assert who == (Subscriber("c2", joiner.subscription_id),)
     finally:
         await hub.aclose()
+
+
+STEP = 60_000
+LAST_OPEN = 1_700_000_000_000 // STEP * STEP
+"""The fake exchange's current 1m candle (``app.testing.fakes.NOW_MS``)."""
+
+
+def candle(open_ms: int, close: float) -> list[float]:
+    return [open_ms, 1.0, 2.0, 0.5, close, 3.0]
+
+
+async def test_history_comes_first_then_live_candles(
+    streams: StreamService, backend: FakeBackend, publisher: Publisher
+) -> None:
+    from app.domain.streams.model import Echo, View
+
+    await streams.subscribe("c1", request("ohlcv"))
+    gw: FakeExchangeGateway = backend.created[0]
+    await gw.wait_for_watchers("ohlcv", "BTC/USDT", timeframe="1m")
+    gw.push("ohlcv", "BTC/USDT", [candle(LAST_OPEN, 42.0)], timeframe="1m")
+    await gw.wait_for_watchers("ohlcv", "BTC/USDT", timeframe="1m")
+    made = await streams.subscribe(
+        "c2", request("ohlcv"), Echo("BTC/USDT", "1m", View(history=5))
+    )
+    joiner = Subscriber("c2", made.subscription_id)
+    gw.push("ohlcv", "BTC/USDT", [candle(LAST_OPEN, 43.0)], timeframe="1m")
+    await eventually(lambda: len(publisher.data()) == 2)
+    assert all(joiner not in who for kind, _, who in publisher.events)  # held until history
+    await streams.greet("c2", made.subscription_id)
+    kind, first, who = publisher.events[-1]
+    assert kind == "data" and who == (joiner,) and first.cached
+    opens = [row[0] for row in first.data]
+    assert opens == [LAST_OPEN - i * STEP for i in range(5, -1, -1)]  # 5 closed + current
+    assert first.data[-1][4] == 43.0  # the live version of the current candle
+    assert gw.last_args["fetch_ohlcv"][3] == 6
+    gw.push("ohlcv", "BTC/USDT", [candle(LAST_OPEN, 44.0)], timeframe="1m")
+    await eventually(lambda: joiner in publisher.events[-1][2])  # live updates follow
+
+
+async def test_after_a_restart_the_missed_candles_are_delivered_in_order(
+    streams: StreamService, backend: FakeBackend, publisher: Publisher
+) -> None:
+    from app.domain.errors import ExchangeUnreachable
+
+    await streams.subscribe("c1", request("ohlcv"))
+    gw: FakeExchangeGateway = backend.created[0]
+    before = LAST_OPEN - 4 * STEP
+    await gw.wait_for_watchers("ohlcv", "BTC/USDT", timeframe="1m")
+    gw.fail_next("watch_ohlcv", ExchangeUnreachable("socket dropped"))
+    gw.push("ohlcv", "BTC/USDT", [candle(before, 1.0)], timeframe="1m")
+    await gw.wait_for_watchers("ohlcv", "BTC/USDT", timeframe="1m", timeout=5)
+    assert gw.calls["fetch_ohlcv"] == 0  # positive control below: only after a restart
+    gw.push("ohlcv", "BTC/USDT", [candle(LAST_OPEN, 9.0)], timeframe="1m")
+    await eventually(lambda: len(publisher.data()) == 2)
+    after = publisher.data()[1]
+    assert after.restarted
+    opens = [row[0] for row in after.data]
+    assert opens == [before + i * STEP for i in range(5)]  # no gap, no duplicate
+    assert after.data[-1][4] == 9.0
+    assert gw.calls["fetch_ohlcv"] == 1

@@ -30,6 +30,7 @@ import msgspec
 import structlog
 from engineio import packet as eio_packet
 
+from app.domain.streams.book import BookFrame, merge_frames
 from app.domain.streams.coalesce import LATEST_WINS, merge, snapshot
 from app.domain.streams.model import StreamState, StreamUpdate, Subscriber
 from app.observability import scrub_text
@@ -50,9 +51,62 @@ class _Parked:
 
 
 @dataclass(slots=True)
+class _Cursor:
+    """A delta subscription's sequence: the last ``seq`` sent, and whether a snapshot is due."""
+
+    seq: int = 0
+    snapshot_due: bool = True
+
+
+@dataclass(slots=True)
 class _Connection:
     eio_sid: str | None = None
     parked: dict[tuple[str, str], _Parked] = field(default_factory=dict)
+    cursors: dict[str, _Cursor] = field(default_factory=dict)
+
+
+class _FrameText:
+    """A ``BookFrame`` update encoded once per publish: only the subscriptionId, ``type``,
+    ``seq`` and ``prevSeq`` differ per recipient and are spliced in."""
+
+    __slots__ = ("_delta", "_frame", "_head", "_snapshot", "_tail")
+
+    def __init__(self, update: StreamUpdate, frame: BookFrame) -> None:
+        self._frame = frame
+        outer: dict[str, Any] = {
+            "dataType": update.data_type,
+            "exchange": update.exchange_id,
+            "symbol": update.symbol,
+        }
+        if update.timeframe is not None:
+            outer["timeframe"] = update.timeframe
+        self._head = "," + _encoder.encode(outer).decode()[1:-1] + ',"data":'
+        tail: dict[str, Any] = {"timestamp": update.timestamp}
+        if update.cached:
+            tail["cached"] = True
+        self._tail = "," + _encoder.encode(tail).decode()[1:] + "]"
+        self._snapshot: str | None = None
+        self._delta: str | None = None
+
+    def _body(self, bids: Any, asks: Any) -> str:
+        frame = self._frame
+        body = {"symbol": frame.symbol, "timestamp": frame.timestamp, "bids": bids, "asks": asks}
+        return "," + _encoder.encode(body).decode()[1:]
+
+    def packet(self, subscription_id: str, cursor: _Cursor) -> str:
+        """The packet for one recipient; advances its cursor."""
+        frame = self._frame
+        if cursor.snapshot_due or cursor.seq == 0 or not frame.has_delta:
+            if self._snapshot is None:
+                self._snapshot = self._body(frame.bids, frame.asks)
+            data = f'{{"type":"snapshot","seq":{cursor.seq + 1},"prevSeq":null{self._snapshot}'
+            cursor.snapshot_due = False
+        else:
+            if self._delta is None:
+                self._delta = self._body(frame.delta_bids, frame.delta_asks)
+            data = f'{{"type":"delta","seq":{cursor.seq + 1},"prevSeq":{cursor.seq}{self._delta}'
+        cursor.seq += 1
+        return _DATA_HEAD + _encoder.encode(subscription_id).decode() + self._head + data + self._tail
 
 
 def encode_data_tail(update: StreamUpdate) -> str:
@@ -129,6 +183,9 @@ class SocketIOPublisher:
     # -- StreamPublisher ------------------------------------------------------------------
 
     def publish(self, update: StreamUpdate, subscribers: Sequence[Subscriber]) -> None:
+        if isinstance(update.data, BookFrame):
+            self._publish_frame(update, update.data, subscribers)
+            return
         tail = encode_data_tail(update)
         for subscriber in subscribers:
             text = data_packet(subscriber.subscription_id, tail)
@@ -142,6 +199,37 @@ class SocketIOPublisher:
                     socket.poll_waiting = False
             else:
                 self._park_data(connection, subscriber, update, text, socket)
+
+    def _publish_frame(
+        self, update: StreamUpdate, frame: BookFrame, subscribers: Sequence[Subscriber]
+    ) -> None:
+        """Delta subscribers: seq per subscription at the moment a packet is queued; a
+        subscriber that fell behind has its frames combined (``merge_frames``)."""
+        encoded = _FrameText(update, frame)
+        for subscriber in subscribers:
+            connection, socket = self._socket(subscriber.connection_id)
+            if connection is None:
+                continue
+            cursor = connection.cursors.get(subscriber.subscription_id)
+            if cursor is None:
+                cursor = connection.cursors[subscriber.subscription_id] = _Cursor()
+            if socket is not None and not connection.parked and self._ready(socket):
+                text = encoded.packet(subscriber.subscription_id, cursor)
+                socket.queue.put_nowait(eio_packet.Packet(eio_packet.MESSAGE, data=text))
+                if not socket.upgraded:
+                    socket.poll_waiting = False  # as in publish: later ones wait for the next GET
+                continue
+            self.parked_updates += 1
+            key = ("data", subscriber.subscription_id)
+            previous = connection.parked.get(key)
+            older = previous.update.data if previous is not None and previous.update else None
+            if isinstance(older, BookFrame) and previous is not None and previous.update:
+                frame_for = merge_frames(older, frame)
+                update_for = replace(update, data=frame_for, cached=previous.update.cached)
+                connection.parked[key] = _Parked(update=update_for)
+            else:
+                connection.parked[key] = _Parked(update=update)
+            self._after_park(connection, subscriber.connection_id, socket)
 
     def publish_error(self, message: str, subscribers: Sequence[Subscriber]) -> None:
         message = scrub_text(message)
@@ -178,6 +266,8 @@ class SocketIOPublisher:
             connection.parked.pop(("data", subscriber.subscription_id), None)
             connection.parked.pop(("error", subscriber.subscription_id), None)
             connection.parked.pop(("status", subscriber.subscription_id), None)
+        if connection is not None:
+            connection.cursors.pop(subscriber.subscription_id, None)
 
     async def aclose(self) -> None:
         if self._flusher is not None:
@@ -225,7 +315,7 @@ class SocketIOPublisher:
             item = connection.parked.pop(key)
             text = item.text
             if text is None and item.update is not None:
-                text = data_packet(key[1], encode_data_tail(item.update))
+                text = self._parked_text(connection, key[1], item.update)
             if text is not None:
                 socket.queue.put_nowait(eio_packet.Packet(eio_packet.MESSAGE, data=text))
 
@@ -248,12 +338,22 @@ class SocketIOPublisher:
             else:
                 data = snapshot(update.data_type, update.data)
             connection.parked[key] = _Parked(update=replace(update, data=data))
+        self._after_park(connection, subscriber.connection_id, socket)
+
+    def _after_park(self, connection: _Connection, connection_id: str, socket: Any) -> None:
         if socket is not None and not socket.upgraded and hasattr(socket, "poll_waiting"):
             if socket.poll_waiting:
                 self._drain(connection, socket)
             return  # long-polling: the next GET collects it (before_poll), not the flusher
-        self._behind.add(subscriber.connection_id)
+        self._behind.add(connection_id)
         self._wake_flusher()
+
+    @staticmethod
+    def _parked_text(connection: _Connection, subscription_id: str, update: StreamUpdate) -> str:
+        if isinstance(update.data, BookFrame):
+            cursor = connection.cursors.setdefault(subscription_id, _Cursor())
+            return _FrameText(update, update.data).packet(subscription_id, cursor)
+        return data_packet(subscription_id, encode_data_tail(update))
 
     def _wake_flusher(self) -> None:
         if self._flusher is None or self._flusher.done():

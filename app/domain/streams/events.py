@@ -8,14 +8,17 @@ from typing import Any
 import structlog
 
 from app.domain.errors import DomainError, StreamInterrupted
+from app.domain.streams.book import BookFrame, BookTracker, cut_book
 from app.domain.streams.lag import exchange_lag_seconds
 from app.domain.streams.model import (
+    FULL,
     LIVE,
     RECOVERING,
     STALE,
     StreamState,
     StreamUpdate,
     Subscriber,
+    View,
 )
 from app.domain.streams.stream import Stream
 from app.domain.streams.watchdog import SilentStream
@@ -75,18 +78,22 @@ class StreamEvents:
         if stream.state != LIVE:
             self._status(LIVE, "Receiving updates")
         stream.ungreeted.clear()  # they get this live update: no cached one after it
+        if stream.key.data_type == "ohlcv":
+            stream.remember_candles(data)
         if stream.subscribers:
+            views = Views(stream, data, restarted)
             for echo, group in stream.targets:
                 update = StreamUpdate(
                     exchange_id=stream.request.exchange_id,
                     data_type=key.data_type,
                     symbol=echo.symbol,
                     timeframe=echo.timeframe,
-                    data=data,
+                    data=views.data_for(echo.view),
                     timestamp=timestamp,
                     restarted=restarted,
                 )
                 self._publisher.publish(update, group)
+            views.done()
         if stream.waiters:
             copy = plain_copy(data)
             for waiter in stream.waiters:
@@ -151,6 +158,47 @@ class StreamEvents:
         for subscriber in gone:
             self._publisher.discard(subscriber)
         self._on_closed(stream, gone)
+
+
+class Views:
+    """What each view of one upstream update is, computed once per update (issue 13).
+
+    ``full`` without depth: the library's data as is; ``full`` with depth: the book cut once
+    per depth; ``delta``: one ``BookFrame`` per depth from the stream's tracker of that depth.
+    """
+
+    __slots__ = ("_cuts", "_data", "_frames", "_restarted", "_stream")
+
+    def __init__(self, stream: Stream, data: Any, restarted: bool) -> None:
+        self._stream = stream
+        self._data = data
+        self._restarted = restarted
+        self._cuts: dict[int, Any] = {}
+        self._frames: dict[int | None, BookFrame] = {}
+
+    def data_for(self, view: View) -> Any:
+        if view is FULL or self._stream.key.data_type != "orderbook":
+            return self._data
+        if view.delta:
+            frame = self._frames.get(view.depth)
+            if frame is None:
+                tracker = self._stream.books.get(view.depth)
+                if tracker is None:
+                    tracker = self._stream.books[view.depth] = BookTracker(view.depth)
+                frame = self._frames[view.depth] = tracker.advance(self._data, self._restarted)
+            return frame
+        if view.depth is None:
+            return self._data
+        cut = self._cuts.get(view.depth)
+        if cut is None:
+            cut = self._cuts[view.depth] = cut_book(self._data, view.depth)
+        return cut
+
+    def done(self) -> None:
+        """Forget trackers of depths no delta subscriber uses any more (bounded memory)."""
+        books = self._stream.books
+        if len(books) != len(self._frames):
+            self._stream.books = {depth: books[depth] for depth in self._frames if depth in books}
 
 
 def log_stream(event: str, stream: Stream, error: BaseException | None = None) -> None:

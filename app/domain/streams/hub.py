@@ -17,7 +17,8 @@ from app.domain.errors import (
     WatchTimeout,
 )
 from app.domain.streams.backoff import Backoff
-from app.domain.streams.events import StreamEvents, log_stream
+from app.domain.streams.book import BookFrame, BookTracker, cut_book
+from app.domain.streams.events import StreamEvents, log_stream, plain_copy
 from app.domain.streams.model import (
     LIVE,
     StreamKey,
@@ -159,13 +160,20 @@ class StreamHub:
     def attach(self, stream: Stream, subscriber: Subscriber) -> None:
         stream.add(subscriber)
 
-    def greet(self, stream: Stream, subscriber: Subscriber) -> None:
+    async def greet(self, stream: Stream, subscriber: Subscriber) -> None:
         """Send a subscriber that has just been told ``subscribed`` what it has missed.
 
         The stream's latest update goes at once as a ``data`` event marked ``cached`` (with
-        the time it was first delivered), unless a live update already reached it; a stream
-        that is not live also sends its current ``status``.
+        the time it was first delivered), unless a live update already reached it; a delta
+        subscriber gets it as a snapshot of its depth. With ``history: N`` (ohlcv) the first
+        event holds the last N closed candles plus the current one (REST, merged with the
+        live candles); live updates follow it. A stream that is not live also sends its
+        current ``status``.
         """
+        echo = subscriber.echo or stream.own_echo
+        if echo.view.history and subscriber in stream.held:
+            await self._send_history(stream, subscriber, echo.view.history)
+            return
         if subscriber not in stream.ungreeted:
             return
         stream.ungreeted.discard(subscriber)
@@ -173,15 +181,67 @@ class StreamHub:
             self._publisher.publish_status(stream.state, stream.status_reason, (subscriber,))
         if stream.latest_at is None or stream.closed:
             return
+        data: Any = stream.latest
+        if stream.key.data_type == "orderbook" and echo.view.delta:
+            data = self._book_snapshot(stream, echo.view.depth)
+        elif stream.key.data_type == "orderbook" and echo.view.depth is not None:
+            data = cut_book(data, echo.view.depth)
+        self._send_one(stream, subscriber, data, stream.latest_timestamp, cached=True)
+
+    def resync(self, stream: Stream, subscriber: Subscriber) -> bool:
+        """A delta subscriber asks for a fresh snapshot: sent at once if the stream has a
+        book, else its next event is one anyway (its first). False: not a delta subscription.
+        """
+        echo = subscriber.echo or stream.own_echo
+        if stream.key.data_type != "orderbook" or not echo.view.delta:
+            return False
+        if stream.latest_at is not None and not stream.closed:
+            data = self._book_snapshot(stream, echo.view.depth)
+            self._send_one(stream, subscriber, data, stream.latest_timestamp)
+        return True
+
+    def _book_snapshot(self, stream: Stream, depth: int | None) -> BookFrame:
+        # The tracker's last frame is what every delta of that depth continues from; seeding
+        # a new tracker from the latest book keeps the joiner's next delta consistent.
+        tracker = stream.books.get(depth)
+        if tracker is None or tracker.last is None:
+            tracker = stream.books[depth] = BookTracker(depth)
+            tracker.advance(plain_copy(stream.latest), restarted=True)
+        assert tracker.last is not None
+        return tracker.last.snapshot_only()
+
+    async def _send_history(self, stream: Stream, subscriber: Subscriber, count: int) -> None:
+        rows: list[Any] = []
+        try:
+            async with asyncio.timeout(self._settings.rest_watch_timeout_seconds):
+                async with self._cache.hold(stream.request.config) as gateway:
+                    rows = await gateway.fetch_ohlcv(
+                        stream.key.symbol, stream.key.timeframe or "1m", None, count + 1
+                    )
+        except Exception as exc:  # noqa: BLE001 - live candles still flow without history
+            log_stream("stream_history_failed", stream, exc)
+        if subscriber not in stream.subscribers or stream.closed:
+            return
+        stream.ungreeted.discard(subscriber)
+        by_open = {row[0]: list(row) for row in rows if isinstance(row, list | tuple) and row}
+        by_open.update(stream.candles)  # the live versions are the newest
+        candles = [by_open[t] for t in sorted(by_open)][-(count + 1) :]
+        self._send_one(stream, subscriber, candles, self._clock_ms(), cached=True)
+        stream.release_held(subscriber)
+
+    def _send_one(
+        self, stream: Stream, subscriber: Subscriber, data: Any, timestamp: int, *,
+        cached: bool = False,
+    ) -> None:
         echo = subscriber.echo or stream.own_echo
         update = StreamUpdate(
             exchange_id=stream.request.exchange_id,
             data_type=stream.key.data_type,
             symbol=echo.symbol,
             timeframe=echo.timeframe,
-            data=stream.latest,
-            timestamp=stream.latest_timestamp,
-            cached=True,
+            data=data,
+            timestamp=timestamp,
+            cached=cached,
         )
         self._publisher.publish(update, (subscriber,))
 

@@ -34,6 +34,27 @@ class StreamRequest:
 
 
 @dataclass(frozen=True, slots=True)
+class View:
+    """How one subscription wants its updates (opt-in subscribe fields, issue 13).
+
+    ``format``: ``full`` (the exchange library's book) or ``delta`` (orderbook: a snapshot,
+    then only changed levels, with ``seq``/``prevSeq``); ``depth``: orderbook levels per side
+    (None: all); ``history``: ohlcv closed candles sent first (None: none).
+    """
+
+    format: str = "full"
+    depth: int | None = None
+    history: int | None = None
+
+    @property
+    def delta(self) -> bool:
+        return self.format == "delta"
+
+
+FULL = View()
+
+
+@dataclass(frozen=True, slots=True)
 class Echo:
     """The request's fields as the client sent them, echoed in its ``data`` events.
 
@@ -44,6 +65,8 @@ class Echo:
 
     symbol: str
     timeframe: str | None = None
+    view: View = FULL
+    """Not echoed: carried here so that subscribers are grouped by what they receive."""
 
 
 @dataclass(frozen=True, slots=True)

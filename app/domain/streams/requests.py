@@ -14,12 +14,15 @@ from typing import Any
 
 from app.domain.config import parse_exchange_config
 from app.domain.errors import BadInput
-from app.domain.streams.model import StreamRequest, SubscriptionRejected
+from app.domain.streams.model import FULL, StreamRequest, SubscriptionRejected, View
 from app.domain.validation import (
     check_params,
+    optional_depth,
+    optional_history,
     printable,
     require_credentials,
     require_symbol,
+    stream_format,
     timeframe_or_default,
 )
 from app.ports.exchange_gateway import DATA_TYPES
@@ -29,7 +32,26 @@ TIMEFRAME_REQUIRED = "Timeframe is required for OHLCV subscription"
 CREDENTIALS_REQUIRED = "API credentials required for balance watching"
 MAX_FIELD_LENGTH = 100
 
-__all__ = ["parse_subscription", "printable"]
+__all__ = ["parse_subscription", "parse_view", "printable"]
+
+
+def parse_view(payload: Any, data_type: str) -> View:
+    """The opt-in fields of a subscribe payload: ``format``, ``depth``, ``history``.
+
+    Raises:
+        SubscriptionRejected: a bad value, or a field the data type does not take
+            (the shared rules of ``app.domain.validation``).
+    """
+    if not isinstance(payload, Mapping):
+        return FULL
+    try:
+        return View(
+            format=stream_format(payload.get("format"), data_type),
+            depth=optional_depth(payload.get("depth"), data_type),
+            history=optional_history(payload.get("history"), data_type),
+        )
+    except BadInput as exc:
+        raise SubscriptionRejected(exc.details, error_type=exc.error_type) from None
 
 
 def parse_subscription(

@@ -96,12 +96,24 @@ class StreamService:
             connection_id, sid, request.exchange_id, echo.symbol, request.data_type, echo.timeframe
         )
 
-    def greet(self, connection_id: str, subscription_id: str) -> None:
+    async def greet(self, connection_id: str, subscription_id: str) -> None:
         """Call once the client has been told ``subscribed``: it gets the stream's latest
-        update at once (``cached``) and its status if not live (``StreamHub.greet``)."""
+        update at once (``cached``), its candle history if asked, and its status if not
+        live (``StreamHub.greet``)."""
         state = self._registry.find(connection_id, subscription_id)
         if isinstance(state, Active):
-            self._hub.greet(state.stream, state.subscriber)
+            await self._hub.greet(state.stream, state.subscriber)
+
+    def resync(self, connection_id: str, subscription_id: str) -> bool:
+        """A delta subscriber's ``resync``: its next event is a fresh snapshot.
+
+        ``subscription_id`` as in ``unsubscribe``. False: no such subscription on this
+        connection, or not a ``format: "delta"`` one.
+        """
+        state = self._registry.find(connection_id, subscription_id)
+        if state is None:
+            state = self._registry.find(connection_id, f"{connection_id}:{subscription_id}")
+        return isinstance(state, Active) and self._hub.resync(state.stream, state.subscriber)
 
     def unsubscribe(self, connection_id: str, subscription_id: str) -> bool:
         """End one of this connection's subscriptions; True if it existed.

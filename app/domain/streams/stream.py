@@ -6,6 +6,7 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
+from app.domain.streams.book import BookTracker
 from app.domain.streams.model import (
     LIVE,
     Echo,
@@ -14,6 +15,8 @@ from app.domain.streams.model import (
     StreamState,
     Subscriber,
 )
+
+RECENT_CANDLES = 8
 
 Targets = tuple[tuple[Echo, tuple[Subscriber, ...]], ...]
 """Subscribers grouped by what their events echo: one encoded update per group."""
@@ -51,6 +54,12 @@ class Stream:
     status_reason: str = ""
     ungreeted: set[Subscriber] = field(default_factory=set)
     """Joined, not yet sent anything: they get ``latest`` (cached) right after ``subscribed``."""
+    held: set[Subscriber] = field(default_factory=set)
+    """Joined with ``history``: no live update until their history (the first event) is sent."""
+    books: dict[int | None, BookTracker] = field(default_factory=dict)
+    """Order book trackers by depth, one per depth some delta subscriber uses."""
+    candles: dict[Any, list[Any]] = field(default_factory=dict)
+    """ohlcv: the most recent live candles by open time (at most ``RECENT_CANDLES``)."""
     _targets: Targets | None = None
 
     @property
@@ -64,6 +73,8 @@ class Stream:
             groups: dict[Echo, list[Subscriber]] = {}
             own = self.own_echo
             for subscriber in self.subscribers:
+                if subscriber in self.held:
+                    continue
                 groups.setdefault(subscriber.echo or own, []).append(subscriber)
             self._targets = tuple((echo, tuple(group)) for echo, group in groups.items())
         return self._targets
@@ -71,10 +82,29 @@ class Stream:
     def add(self, subscriber: Subscriber) -> None:
         self.subscribers[subscriber] = None
         self.ungreeted.add(subscriber)
+        if subscriber.echo is not None and subscriber.echo.view.history:
+            self.held.add(subscriber)
         self._targets = None
+
+    def release_held(self, subscriber: Subscriber) -> None:
+        """A held subscriber has had its first event: live updates follow."""
+        self.held.discard(subscriber)
+        self._targets = None
+
+    def remember_candles(self, rows: Any) -> None:
+        """Keep the newest live candles (by open time) for history merges and gap fills."""
+        if not isinstance(rows, list):
+            return
+        for row in rows:
+            if isinstance(row, list) and row:
+                self.candles[row[0]] = list(row)
+        if len(self.candles) > RECENT_CANDLES:
+            for old in sorted(self.candles)[: len(self.candles) - RECENT_CANDLES]:
+                del self.candles[old]
 
     def remove(self, subscriber: Subscriber) -> bool:
         self.ungreeted.discard(subscriber)
+        self.held.discard(subscriber)
         if self.subscribers.pop(subscriber, 0) is None:
             self._targets = None
             return True
@@ -84,6 +114,7 @@ class Stream:
         gone = list(self.subscribers)
         self.subscribers.clear()
         self.ungreeted.clear()
+        self.held.clear()
         self._targets = None
         return gone
 

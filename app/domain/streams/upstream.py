@@ -17,6 +17,8 @@ from app.ports.instance_cache import InstanceCache
 
 UN_WATCH_TIMEOUT_SECONDS = 5.0
 GENERIC_ERROR = "Stream failed; retrying"
+GAP_FILL_LIMIT = 1000
+"""Candles fetched at most to fill the gap after a restart (1,000 x 1m: about 16 h)."""
 
 
 class UpstreamEvents(Protocol):
@@ -104,6 +106,8 @@ async def _loop(
 ) -> None:
     attempt = 0
     restarted = True
+    last_open: Any = None
+    """ohlcv: open time of the newest candle delivered, for the gap fill after a restart."""
     pending: asyncio.Task[Any] | None = None
     try:
         while True:
@@ -142,11 +146,41 @@ async def _loop(
             # first step runs before this task resumes: the loop's ready queue is FIFO).
             pending = _arm(gateway, request)
             await asyncio.sleep(0)
+            if request.data_type == "ohlcv":
+                if restarted and last_open is not None:
+                    data = await _fill_gap(gateway, request, data, last_open)
+                last_open = _newest_open(data, last_open)
             events.on_data(data, restarted)
             restarted = False
     finally:
         if pending is not None and not pending.done():
             pending.cancel()
+
+
+async def _fill_gap(
+    gateway: ExchangeGateway, request: StreamRequest, live: Any, since: Any
+) -> Any:
+    """The candles from ``since`` (the newest delivered before the restart) up to the live
+    ones, from REST, so a client's series has no gap; the live versions win. On failure the
+    live candles go alone (the gap stays, the stream does not stop)."""
+    try:
+        rows = await gateway.fetch_ohlcv(
+            request.symbol, request.timeframe or "1m", since, GAP_FILL_LIMIT
+        )
+    except Exception:  # noqa: BLE001 - best effort
+        return live
+    by_open = {row[0]: list(row) for row in rows if isinstance(row, list | tuple) and row}
+    if isinstance(live, list):
+        by_open.update((row[0], row) for row in live if isinstance(row, list) and row)
+    return [by_open[t] for t in sorted(by_open) if t >= since]
+
+
+def _newest_open(rows: Any, current: Any) -> Any:
+    if isinstance(rows, list):
+        for row in rows:
+            if isinstance(row, list) and row and (current is None or row[0] > current):
+                current = row[0]
+    return current
 
 
 def _arm(gateway: ExchangeGateway, request: StreamRequest) -> asyncio.Task[Any]:

@@ -14,7 +14,7 @@ from app.adapters.socketio.engine import BoundedSocketIOServer
 from app.adapters.socketio.publisher import SocketIOPublisher
 from app.domain.errors import DomainError
 from app.domain.streams import Echo, StreamService, SubscriptionRejected, parse_subscription
-from app.domain.streams.requests import printable
+from app.domain.streams.requests import parse_view, printable
 from app.entrypoints.socketio.auth import SocketAccess, token_from
 from app.observability import remember_secrets, scrub_text
 from app.settings import Settings
@@ -27,6 +27,8 @@ MISSING_SUBSCRIPTION_ID = "Missing subscriptionId"
 INVALID_NAMESPACE = "Invalid namespace"
 """The Node original's connect_error message for a namespace it does not serve."""
 MAX_ID_LENGTH = 512
+NO_DELTA_SUBSCRIPTION = 'No format "delta" subscription with this id'
+
 
 
 @dataclass(slots=True)
@@ -78,6 +80,7 @@ def create_socketio_server(
     sio.on("authenticate", handlers.authenticate)
     sio.on("subscribe", handlers.subscribe)
     sio.on("unsubscribe", handlers.unsubscribe)
+    sio.on("resync", handlers.resync)
     sio.on("connect", _refuse_namespace, namespace="*")
     return sio
 
@@ -167,13 +170,14 @@ class _Handlers:
             return
         try:
             request = parse_subscription(payload, is_known_exchange=self._is_known_exchange)
+            view = parse_view(payload, request.data_type)
         except SubscriptionRejected as exc:
             await self._refuse(sid, exc.details, echo)
             return
         # Per event task (and inherited by the stream's loop): logs and errors drop them.
         credentials = request.config.credentials
         remember_secrets(credentials.api_key, credentials.secret, credentials.password)
-        as_sent = Echo(request.symbol, echo["timeframe"])
+        as_sent = Echo(request.symbol, echo["timeframe"], view)
         try:
             subscription = await self._streams.subscribe(sid, request, as_sent)
         except DomainError as exc:
@@ -193,7 +197,7 @@ class _Handlers:
             answer["timeframe"] = subscription.timeframe
         await self._sio.emit("subscribed", answer, to=sid)
         # After `subscribed` is queued: the latest update (cached) follows it at once.
-        self._streams.greet(sid, subscription.subscription_id)
+        await self._streams.greet(sid, subscription.subscription_id)
 
     async def unsubscribe(self, sid: str, *args: Any) -> None:
         payload = args[0] if args else None
@@ -207,6 +211,22 @@ class _Handlers:
         # as the terminal sends it) is looked up under the caller's sid.
         self._streams.unsubscribe(sid, subscription_id)
         await self._sio.emit("unsubscribed", {"subscriptionId": subscription_id}, to=sid)
+
+    async def resync(self, sid: str, *args: Any) -> None:
+        """``resync {subscriptionId}`` (delta order books): the next event is a snapshot;
+        an unknown or non-delta subscription gets ``resync_error {subscriptionId, error}``."""
+        payload = args[0] if args else None
+        subscription_id = payload.get("subscriptionId") if isinstance(payload, dict) else None
+        if not isinstance(subscription_id, str) or not subscription_id:
+            await self._sio.emit("resync_error", {"error": MISSING_SUBSCRIPTION_ID}, to=sid)
+            return
+        subscription_id = subscription_id[:MAX_ID_LENGTH]
+        if not self._streams.resync(sid, subscription_id):
+            await self._sio.emit(
+                "resync_error",
+                {"subscriptionId": subscription_id, "error": NO_DELTA_SUBSCRIPTION},
+                to=sid,
+            )
 
     async def _refuse(self, sid: str, error: str, echo: dict[str, str | None]) -> None:
         await self._sio.emit("subscription_error", {"error": error, **echo}, to=sid)
