@@ -224,7 +224,8 @@ class SocketIOPublisher:
             previous = connection.parked.get(key)
             older = previous.update.data if previous is not None and previous.update else None
             if isinstance(older, BookFrame) and previous is not None and previous.update:
-                frame_for = merge_frames(older, frame)
+                depth = subscriber.echo.view.depth if subscriber.echo else None
+                frame_for = merge_frames(older, frame, depth)
                 update_for = replace(update, data=frame_for, cached=previous.update.cached)
                 connection.parked[key] = _Parked(update=update_for)
             else:

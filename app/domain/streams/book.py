@@ -6,7 +6,9 @@ levels that changed since the previous frame of the same tracker (the delta; amo
 removes a level). The frame is computed once per update and shared by every delta
 subscriber of that depth; sequence numbers are per subscription, given by the publisher when
 the frame is sent. Applying the deltas in order to a snapshot gives the snapshot of the
-newest frame, which is exactly what a ``full`` subscriber at that depth receives.
+newest frame, which is exactly what a ``full`` subscriber at that depth receives. A frame is
+a snapshot only when a delta would list more than ``depth`` levels on a side or be larger
+than the snapshot (a moved book), so a client must accept a snapshot at any point.
 """
 
 from __future__ import annotations
@@ -77,6 +79,12 @@ class BookTracker:
         self._bids: dict[Any, Any] = {}
         self._asks: dict[Any, Any] = {}
 
+    def _fits(
+        self, delta_bids: list[Level], delta_asks: list[Level], bids: list[Level],
+        asks: list[Level],
+    ) -> bool:
+        return _bounded(delta_bids, delta_asks, self.depth, bids, asks)
+
     def advance(self, book: Any, restarted: bool) -> BookFrame:
         """The frame for a new upstream book (a snapshot only after a restart)."""
         if not isinstance(book, dict):
@@ -85,28 +93,39 @@ class BookTracker:
         asks = top(book.get("asks"), self.depth)
         frame = BookFrame(book.get("symbol"), book.get("timestamp"), bids, asks)
         if self.last is not None and not restarted:
-            frame = BookFrame(
-                frame.symbol, frame.timestamp, bids, asks, diff(self._bids, bids),
-                diff(self._asks, asks),
-            )
+            delta_bids, delta_asks = diff(self._bids, bids), diff(self._asks, asks)
+            if self._fits(delta_bids, delta_asks, bids, asks):
+                frame = BookFrame(
+                    frame.symbol, frame.timestamp, bids, asks, delta_bids, delta_asks
+                )
         self.last = frame
         self._bids = {level[0]: level[1] for level in bids}
         self._asks = {level[0]: level[1] for level in asks}
         return frame
 
 
-def merge_frames(older: BookFrame, newer: BookFrame) -> BookFrame:
+def _bounded(delta_bids: list[Level], delta_asks: list[Level], depth: int | None,
+             bids: list[Level], asks: list[Level]) -> bool:
+    """A delta is worth sending if no side lists more than ``depth`` levels (so every event
+    of a depth-N subscription holds at most N levels per side) and it is not larger than
+    the snapshot; otherwise the frame is a snapshot."""
+    if depth is not None and (len(delta_bids) > depth or len(delta_asks) > depth):
+        return False
+    return len(delta_bids) + len(delta_asks) <= len(bids) + len(asks)
+
+
+def merge_frames(older: BookFrame, newer: BookFrame, depth: int | None = None) -> BookFrame:
     """One frame equal to sending ``older`` then ``newer`` (for a subscriber that fell behind).
 
     The deltas combine level by level, the later amount winning; when either has no delta,
-    or the combination would be larger than the snapshot, the result is a snapshot only
-    (so a parked combination never grows beyond one book).
+    or the combination is not ``_bounded`` (more than ``depth`` levels a side, or larger than
+    the snapshot), the result is a snapshot only (a parked combination never outgrows a book).
     """
     if not (older.has_delta and newer.has_delta):
         return newer.snapshot_only()
     bids = _combine(older.delta_bids or [], newer.delta_bids or [])
     asks = _combine(older.delta_asks or [], newer.delta_asks or [])
-    if len(bids) + len(asks) > len(newer.bids) + len(newer.asks):
+    if not _bounded(bids, asks, depth, newer.bids, newer.asks):
         return newer.snapshot_only()
     return BookFrame(newer.symbol, newer.timestamp, newer.bids, newer.asks, bids, asks)
 
