@@ -3,11 +3,15 @@
 Starts the real application (fake exchange "bench", uvicorn with uvloop, one process) in a
 subprocess that plays the exchange: one ticker update every 100 ms on a fixed schedule, each
 stamped with its send time. Node processes open the clients; lag = client receipt minus the
-stamp (exchange event to client). Reports lag p50/p99, delivery, server CPU and RSS, and the
-number of upstream loops. Not run in CI.
+stamp (exchange event to client). Reports lag p50/p99, delivery (of emits, and of exchange
+updates counted by sequence number), updates the exchange emitted while no watch was pending,
+join-to-first-data latency of late joiners on the running stream, server CPU and RSS, and the
+number of upstream loops. Then the bytes per second per client for a 50-level book at 10 Hz
+as full, depth 20, delta and delta depth 20 (issue 13). Not run in CI.
 
     .venv/bin/python bench/fanout.py            # 100, 500 and 1,000 clients
     .venv/bin/python bench/fanout.py --clients 200 --seconds 5
+    .venv/bin/python bench/fanout.py --clients 100 --book-clients 50 --seconds 5
 
 Environment knobs for comparisons: BENCH_DEFLATE=on (uvicorn's per-message deflate, off by
 default here as in Node's socket.io), BENCH_GC=default (undo the app's GC tuning),
@@ -70,6 +74,10 @@ async def serve(port: int, stats_path: str) -> None:
     )
     server = uvicorn.Server(config)
 
+    pushes: list[tuple[int, float, bool]] = []
+    """(sequence, sentAt ms, a watch was pending) of the last pushes: the exchange updates a
+    client should get; one sent while no watch was pending is lost before any fan-out."""
+
     async def exchange() -> None:
         """One ticker every 100 ms on a fixed schedule, stamped with its send time."""
         period = 1 / RATE_HZ
@@ -78,13 +86,28 @@ async def serve(port: int, stats_path: str) -> None:
         while True:
             next_at += period
             await asyncio.sleep(max(0.0, next_at - time.monotonic()))
-            sequence += 1
             for gateway in backend.created:
-                if gateway.pending_watchers("ticker", "BTC/USDT"):
-                    ticker = gateway.ticker_for("BTC/USDT")
-                    ticker["sentAt"] = time.time_ns() / 1e6
-                    ticker["sequence"] = sequence
-                    gateway.push("ticker", "BTC/USDT", ticker)
+                if not gateway.calls["watch_ticker"]:
+                    continue  # nobody has subscribed yet
+                sequence += 1
+                ticker = gateway.ticker_for("BTC/USDT")
+                ticker["sentAt"] = time.time_ns() / 1e6
+                ticker["sequence"] = sequence
+                accepted = gateway.push("ticker", "BTC/USDT", ticker) > 0
+                pushes.append((sequence, ticker["sentAt"], accepted))
+                del pushes[:-2000]
+
+    async def book_exchange() -> None:
+        """A 50-level book at 10 Hz, a few levels changing each time (as a real book does)."""
+        book = MovingBook(seed=1)
+        period = 1 / RATE_HZ
+        next_at = time.monotonic()
+        while True:
+            next_at += period
+            await asyncio.sleep(max(0.0, next_at - time.monotonic()))
+            for gateway in backend.created:
+                if gateway.pending_watchers("orderbook", "BTC/USDT"):
+                    gateway.push("orderbook", "BTC/USDT", book.step())
 
     async def report() -> None:
         while True:
@@ -96,6 +119,7 @@ async def serve(port: int, stats_path: str) -> None:
                 "watch_calls": sum(g.calls["watch_ticker"] for g in backend.created),
                 "gateways": len(backend.created),
                 "parked_updates": container.stream_publisher().parked_updates,
+                "pushes": pushes,
             }
             Path(stats_path).write_text(json.dumps(stats))
 
@@ -104,7 +128,8 @@ async def serve(port: int, stats_path: str) -> None:
         await asyncio.sleep(1)
         _default_gc()
 
-    helpers = [asyncio.create_task(exchange()), asyncio.create_task(report())]
+    helpers = [asyncio.create_task(exchange()), asyncio.create_task(book_exchange()),
+               asyncio.create_task(report())]
     if os.environ.get("BENCH_GC") == "default":
         helpers.append(asyncio.create_task(default_gc()))
     try:
@@ -112,6 +137,32 @@ async def serve(port: int, stats_path: str) -> None:
     finally:
         for task in helpers:
             task.cancel()
+
+
+class MovingBook:
+    """50 levels a side around a price that drifts; 1-6 levels change per side per step."""
+
+    def __init__(self, seed: int) -> None:
+        import random
+
+        self.rng = random.Random(seed)
+        self.mid = 30_000.0
+        self.bids = {self.mid - 0.5 - i * 0.5: 1.0 + i / 10 for i in range(50)}
+        self.asks = {self.mid + 0.5 + i * 0.5: 1.0 + i / 10 for i in range(50)}
+        self.n = 0
+
+    def step(self) -> dict[str, Any]:
+        self.n += 1
+        for side, sign in ((self.bids, -1), (self.asks, 1)):
+            for _ in range(self.rng.randint(1, 6)):
+                price = self.mid + sign * (0.5 + 0.5 * self.rng.randint(0, 49))
+                side[price] = round(self.rng.uniform(0.1, 9.9), 4)
+        return {
+            "symbol": "BTC/USDT", "timestamp": int(time.time() * 1000), "datetime": None,
+            "nonce": self.n,
+            "bids": [[p, a] for p, a in sorted(self.bids.items(), reverse=True)],
+            "asks": [[p, a] for p, a in sorted(self.asks.items())],
+        }
 
 
 # -- driver -----------------------------------------------------------------------------
@@ -161,7 +212,12 @@ async def wait_port(port: int, timeout: float = 30) -> None:
     raise RuntimeError("server did not start")
 
 
-async def run_case(clients: int, seconds: float, warmup: float) -> dict[str, Any]:
+async def run_case(
+    clients: int, seconds: float, warmup: float, *, data_type: str = "ticker",
+    view: dict[str, Any] | None = None, join: int = 0,
+) -> dict[str, Any]:
+    """One measurement: ``clients`` on one stream for ``seconds``, then ``join`` late joiners
+    (first node only) measuring subscribe-to-first-data on the running stream."""
     port = free_port()
     with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as handle:
         stats_path = handle.name
@@ -173,13 +229,15 @@ async def run_case(clients: int, seconds: float, warmup: float) -> dict[str, Any
     try:
         await wait_port(port)
         env = {**os.environ, "SERVER_URL": f"http://127.0.0.1:{port}", "API_TOKEN": TOKEN,
-               "CLIENT_MODULES": str(CLIENT_MODULES)}
+               "CLIENT_MODULES": str(CLIENT_MODULES), "DATA_TYPE": data_type,
+               "VIEW": json.dumps(view or {})}
         per_node = [CLIENTS_PER_NODE] * (clients // CLIENTS_PER_NODE)
         if clients % CLIENTS_PER_NODE:
             per_node.append(clients % CLIENTS_PER_NODE)
-        for n in per_node:
+        for index, n in enumerate(per_node):
             node = await asyncio.create_subprocess_exec(
-                "node", str(ROOT / "bench" / "load.mjs"), env={**env, "CLIENTS": str(n)},
+                "node", str(ROOT / "bench" / "load.mjs"),
+                env={**env, "CLIENTS": str(n), "JOIN": str(join if index == 0 else 0)},
                 stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
             )
             nodes.append(node)
@@ -202,8 +260,15 @@ async def run_case(clients: int, seconds: float, warmup: float) -> dict[str, Any
             rss_peak = max(rss_peak, rss_mib(server.pid))
             await asyncio.sleep(0.5)
         cpu = (cpu_seconds(server.pid) - cpu_before) / (time.monotonic() - t_before)
+        live_stats = json.loads(Path(stats_path).read_text())
         lags: list[float] = []
         received = 0
+        total_bytes = 0
+        joins: list[float] = []
+        cached = 0
+        per_client_sequences: list[int] = []
+        await asyncio.sleep(0.6)  # the server's stats file is rewritten every 0.5 s
+        stats = json.loads(Path(stats_path).read_text())
         for node in nodes:
             out, _ = await asyncio.wait_for(node.communicate(), 60)
             result = json.loads(out.decode().strip().splitlines()[-1])
@@ -211,9 +276,28 @@ async def run_case(clients: int, seconds: float, warmup: float) -> dict[str, Any
             if "seqs" in result:
                 _dump_by_sequence(result)
             received += result["received"]
-        stats = json.loads(Path(stats_path).read_text())
+            total_bytes += result["bytes"]
+            joins.extend(result["join"]["latencies"])
+            cached += result["join"]["cached"]
+            per_client_sequences.extend(result["sequences"])
+        # Exchange updates sent inside the window (by their stamp), and how many of them
+        # each client got: delivered % of exchange updates, independent of the emit rate.
+        in_window = [p for p in stats["pushes"] if start_ms <= p[1] <= end_ms - 300]
+        window = {seq for seq, _sent, _accepted in in_window}
+        got = sum(1 for seq in per_client_sequences if seq in window)
         expected = clients * seconds * RATE_HZ
         return {
+            "data_type": data_type,
+            "view": view or {},
+            "exchange_delivered": got / (clients * len(window)) if window else math.nan,
+            "exchange_updates": len(window),
+            "missed": sum(1 for _seq, _sent, accepted in in_window if not accepted),
+            "bytes_per_client_s": total_bytes / clients / seconds,
+            "events_per_client_s": received / clients / seconds,
+            "join_n": len(joins),
+            "join_p50": percentile(joins, 0.50),
+            "join_p99": percentile(joins, 0.99),
+            "join_cached": cached,
             "clients": clients,
             "p50": percentile(lags, 0.50),
             "p99": percentile(lags, 0.99),
@@ -221,8 +305,8 @@ async def run_case(clients: int, seconds: float, warmup: float) -> dict[str, Any
             "delivered": received / expected if expected else math.nan,
             "cpu": cpu * 100,
             "rss": rss_peak,
-            "loops": stats["loops"],
-            "loops_started": stats["loops_started"],
+            "loops": live_stats["loops"],
+            "loops_started": live_stats["loops_started"],
             "parked": stats["parked_updates"],
         }
     finally:
@@ -253,6 +337,9 @@ def main() -> None:
     parser.add_argument("--clients", type=int, nargs="*", default=[100, 500, 1000])
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--warmup", type=float, default=2.0)
+    parser.add_argument("--join", type=int, default=20, help="late joiners per ticker case")
+    parser.add_argument("--book-clients", type=int, default=50,
+                        help="clients per order book format case (0: skip)")
     parser.add_argument("--serve", nargs=2, metavar=("PORT", "STATS"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
@@ -267,16 +354,46 @@ def main() -> None:
     for clients in args.clients:
         if not 1 <= clients <= 2000:
             raise SystemExit("clients must be between 1 and 2000")
-        rows.append(asyncio.run(run_case(clients, args.seconds, args.warmup)))
+        rows.append(asyncio.run(run_case(clients, args.seconds, args.warmup, join=args.join)))
         print(f"done: {clients} clients", file=sys.stderr)
-    header = ("clients", "lag p50 ms", "lag p99 ms", "lag max ms", "delivered", "server CPU",
-              "peak RSS MiB", "upstream loops", "slow-path updates")
+    header = ("clients", "lag p50 ms", "lag p99 ms", "lag max ms", "delivered (emits)",
+              "delivered (exchange updates)", "missed by watch", "join p50/p99 ms (cached)",
+              "server CPU", "peak RSS MiB", "upstream loops", "slow-path updates")
     print("| " + " | ".join(header) + " |")
     print("|" + "---|" * len(header))
     for r in rows:
         print(f"| {r['clients']} | {r['p50']:.1f} | {r['p99']:.1f} | {r['max']:.1f} | "
-              f"{r['delivered']:.1%} | {r['cpu']:.0f} % | {r['rss']:.0f} | "
+              f"{r['delivered']:.1%} | {r['exchange_delivered']:.2%} of "
+              f"{r['exchange_updates']} | {r['missed']} | "
+              f"{r['join_p50']:.1f} / {r['join_p99']:.1f} ({r['join_cached']}/{r['join_n']}) | "
+              f"{r['cpu']:.0f} % | {r['rss']:.0f} | "
               f"{r['loops']} (started {r['loops_started']}) | {r['parked']} |")
+    if args.book_clients <= 0:
+        return
+    if not 1 <= args.book_clients <= 2000:
+        raise SystemExit("book clients must be between 1 and 2000")
+    books = []
+    for name, view in BOOK_VIEWS:
+        result = asyncio.run(run_case(args.book_clients, args.seconds, args.warmup,
+                                      data_type="orderbook", view=view))
+        books.append((name, result))
+        print(f"done: book {name}", file=sys.stderr)
+    full = books[0][1]["bytes_per_client_s"]
+    print()
+    print(f"Order book, 50 levels a side, {RATE_HZ} updates/s, {args.book_clients} clients:")
+    print("| subscription | events/s per client | bytes/s per client | vs full | server CPU |")
+    print("|---|---|---|---|---|")
+    for name, r in books:
+        print(f"| {name} | {r['events_per_client_s']:.1f} | {r['bytes_per_client_s']:,.0f} | "
+              f"{full / r['bytes_per_client_s']:.1f}x smaller | {r['cpu']:.0f} % |")
+
+
+BOOK_VIEWS: tuple[tuple[str, dict[str, Any]], ...] = (
+    ("full", {}),
+    ("depth 20", {"depth": 20}),
+    ("delta", {"format": "delta"}),
+    ("delta, depth 20", {"format": "delta", "depth": 20}),
+)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,10 @@
 // Fan-out load client: N official socket.io-client connections on one stream, lag per event.
-// Env: SERVER_URL, API_TOKEN, CLIENTS, CLIENT_MODULES (dir with node_modules/socket.io-client).
-// Prints READY once all are subscribed; reads "GO <startMs> <endMs>" on stdin; prints JSON.
+// Env: SERVER_URL, API_TOKEN, CLIENTS, CLIENT_MODULES (dir with node_modules/socket.io-client),
+// DATA_TYPE (ticker | orderbook, default ticker), VIEW (JSON merged into subscribe, e.g.
+// {"format":"delta","depth":20}), JOIN (late joiners opened after the window: their
+// subscribe-to-first-data latency is reported).
+// Prints READY once all are subscribed; reads "GO <startMs> <endMs>" on stdin; prints JSON:
+// {received, bytes, lags, sequences, join}.
 import { createRequire } from 'module';
 import readline from 'readline';
 
@@ -10,10 +14,19 @@ const { io } = require('socket.io-client');
 const url = process.env.SERVER_URL;
 const token = process.env.API_TOKEN;
 const count = Number(process.env.CLIENTS);
+const dataType = process.env.DATA_TYPE ?? 'ticker';
+const view = JSON.parse(process.env.VIEW ?? '{}');
+const joiners = Number(process.env.JOIN ?? 0);
+const request = {
+  exchangeId: 'bench', symbol: 'BTC/USDT', dataType,
+  config: { exchangeId: 'bench', ccxtType: 'pro' }, ...view,
+};
 const lags = [];
+const sequences = [];  // every ticker sequence number received (delivered % of exchange updates)
 let window = null;
 let subscribed = 0;
 let received = 0;
+let bytes = 0;
 const sockets = [];
 
 const now = () => performance.timeOrigin + performance.now();
@@ -22,12 +35,7 @@ setTimeout(() => { console.error('load client: overall timeout'); process.exit(2
 for (let i = 0; i < count; i++) {
   const socket = io(url, { transports: ['websocket'], auth: { token }, reconnection: false });
   sockets.push(socket);
-  socket.on('connect', () => {
-    socket.emit('subscribe', {
-      exchangeId: 'bench', symbol: 'BTC/USDT', dataType: 'ticker',
-      config: { exchangeId: 'bench', ccxtType: 'pro' },
-    });
-  });
+  socket.on('connect', () => socket.emit('subscribe', request));
   socket.on('subscribed', () => {
     subscribed += 1;
     if (subscribed === count) console.log('READY');
@@ -35,9 +43,33 @@ for (let i = 0; i < count; i++) {
   socket.on('subscription_error', (msg) => console.error('subscription_error', msg.error));
   socket.on('data', (msg) => {
     const t = now();
+    if (typeof msg.data.sequence === 'number') sequences.push(msg.data.sequence);
     if (window && t >= window[0] && t <= window[1]) {
-      lags.push(t - msg.data.sentAt);
+      if (typeof msg.data.sentAt === 'number') lags.push(t - msg.data.sentAt);
       received += 1;
+      bytes += JSON.stringify(msg).length;  // the event's JSON, as socket.io sends it
+    }
+  });
+}
+
+function join(n) {
+  // Late joiners on the running stream: subscribe emit to first data event, in ms.
+  return new Promise((resolve) => {
+    const latencies = [];
+    let cached = 0;
+    if (n === 0) { resolve({ latencies, cached }); return; }
+    const done = () => { if (latencies.length === n) resolve({ latencies, cached }); };
+    setTimeout(() => resolve({ latencies, cached, timedOut: n - latencies.length }), 10000);
+    for (let i = 0; i < n; i++) {
+      const socket = io(url, { transports: ['websocket'], auth: { token }, reconnection: false });
+      let sentAt = null;
+      socket.on('connect', () => { sentAt = performance.now(); socket.emit('subscribe', request); });
+      socket.once('data', (msg) => {
+        latencies.push(Math.round((performance.now() - sentAt) * 100) / 100);
+        if (msg.cached === true) cached += 1;
+        socket.close();
+        done();
+      });
     }
   });
 }
@@ -47,10 +79,12 @@ rl.on('line', (line) => {
   const [cmd, start, end] = line.trim().split(' ');
   if (cmd !== 'GO') return;
   window = [Number(start), Number(end)];
-  setTimeout(() => {
+  setTimeout(async () => {
+    const joined = await join(joiners);
     for (const s of sockets) s.close();
     const rounded = lags.map((x) => Math.round(x * 100) / 100);
+    const out = { received, bytes, lags: rounded, sequences, join: joined };
     // Exit only once the (large) line is flushed: a pipe takes 64 KiB at a time.
-    process.stdout.write(JSON.stringify({ received, lags: rounded }) + '\n', () => process.exit(0));
+    process.stdout.write(JSON.stringify(out) + '\n', () => process.exit(0));
   }, Math.max(0, window[1] - now()) + 300);
 });
