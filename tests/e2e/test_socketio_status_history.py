@@ -1,0 +1,91 @@
+"""Issue 13 end to end: ``status`` stale then live around an exchange pause (ccxt.pro binance
+emulator), and ``history`` candles first on the simulated exchange."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from app.entrypoints.asgi import create_app
+from tests.e2e.socketio_client import EventClient
+from tests.emulator import BinanceEmulator
+from tests.emulator.fixtures import binance_emulator  # noqa: F401
+from tests.support.app import TOKEN, make_settings
+from tests.support.server import running_server
+
+
+@pytest.fixture
+async def pro_url(binance_emulator: BinanceEmulator) -> AsyncIterator[str]:  # noqa: F811
+    overrides = binance_emulator.overrides(pro=True, enableRateLimit=False)
+    settings = make_settings(
+        exchanges={"binance": {"ccxt": overrides}},
+        streams={"watchdog_seconds": {"ticker": 0.6}, "retry_initial_seconds": 0.05},
+    )
+    async with running_server(create_app(settings)) as url:
+        yield url
+
+
+async def test_stale_then_live_around_an_exchange_pause(
+    pro_url: str, binance_emulator: BinanceEmulator  # noqa: F811
+) -> None:
+    client = EventClient()
+    await client.connect(pro_url, auth={"token": TOKEN})
+    try:
+        await client.emit("subscribe", {"exchangeId": "binance", "symbol": "BTC/USDT",
+                                        "dataType": "ticker", "config": {"exchangeId": "binance"}})
+        subscription_id = (await client.expect("subscribed", timeout=10))["subscriptionId"]
+        await client.expect("data", timeout=5)
+        assert await client.nothing("status", 0.2)  # live from the start: no event
+        binance_emulator.ws.silent = True
+        stale = await client.expect("status", timeout=5)
+        assert stale == {"subscriptionId": subscription_id, "state": "stale",
+                         "reason": "No data from the exchange for 0.6s; restarting the stream"}
+        error = await client.expect("error", timeout=2)  # the existing event stays
+        assert error["subscriptionId"] == subscription_id
+        recovering = await client.expect("status", timeout=2)
+        assert recovering["state"] == "recovering"
+        binance_emulator.ws.silent = False
+        states = []
+        for _ in range(10):
+            status = await client.expect("status", timeout=5)
+            states.append(status["state"])
+            if status["state"] == "live":
+                break
+        assert states[-1] == "live"
+        while not client.queues["data"].empty():  # updates before and during the pause
+            client.queues["data"].get_nowait()
+        assert (await client.expect("data", timeout=5))["subscriptionId"] == subscription_id
+    finally:
+        await client.close()
+
+
+@pytest.fixture
+async def sim_url() -> AsyncIterator[str]:
+    settings = make_settings(exchanges={"sim": {"options": {"tick_hz": 20}}})
+    async with running_server(create_app(settings)) as url:
+        yield url
+
+
+async def test_history_candles_come_first_then_live_ones(sim_url: str) -> None:
+    client = EventClient()
+    await client.connect(sim_url, auth={"token": TOKEN})
+    try:
+        payload: dict[str, Any] = {"exchangeId": "sim", "symbol": "BTC/USDT", "dataType": "ohlcv",
+                                   "timeframe": "1m", "config": {"exchangeId": "sim"}}
+        await client.emit("subscribe", {**payload, "history": 0})
+        refused = await client.expect("subscription_error", timeout=5)
+        assert refused["error"] == "history must be >= 1"
+        await client.emit("subscribe", {**payload, "history": 50})
+        await client.expect("subscribed", timeout=10)
+        first = await client.expect("data", timeout=10)
+        assert first["cached"] is True
+        opens = [row[0] for row in first["data"]]
+        assert len(opens) == 51  # 50 closed + the current one
+        assert all(b - a == 60_000 for a, b in zip(opens, opens[1:], strict=False))
+        live = await client.expect("data", timeout=10)
+        assert "cached" not in live
+        assert live["data"][0][0] >= opens[-1]  # continues the series, no going back
+    finally:
+        await client.close()
