@@ -3,6 +3,7 @@ emulator), and ``history`` candles first on the simulated exchange."""
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -83,7 +84,7 @@ async def test_history_candles_come_first_then_live_ones(sim_url: str) -> None:
         assert first["cached"] is True
         opens = [row[0] for row in first["data"]]
         assert len(opens) == 51  # 50 closed + the current one
-        assert all(b - a == 60_000 for a, b in zip(opens, opens[1:], strict=False))
+        assert all(b - a == 60_000 for a, b in itertools.pairwise(opens))
         live = await client.expect("data", timeout=10)
         assert "cached" not in live
         assert live["data"][0][0] >= opens[-1]  # continues the series, no going back
