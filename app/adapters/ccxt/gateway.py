@@ -9,20 +9,24 @@ import structlog
 
 from app.adapters.ccxt.errors import map_error, scrub
 from app.domain.config import ExchangeConfig
-from app.domain.errors import CredentialsRequired, DomainError, NotSupported
+from app.domain.errors import DomainError, NotSupported
+from app.plugin.base import BaseGateway
 from app.ports.exchange_gateway import UNWATCH_METHODS, WATCH_METHODS, Capabilities, Json
 
 log = structlog.get_logger(__name__)
 
 
-class CcxtGateway:
-    """Wraps a ccxt exchange; every error leaves as a DomainError with scrubbed details."""
+class CcxtGateway(BaseGateway):
+    """Wraps a ccxt exchange; every error leaves as a DomainError with scrubbed details.
+
+    BaseGateway carries config, exchange_id, closed and the idempotent close(); markets and
+    ``has`` come from the ccxt instance itself.
+    """
 
     def __init__(self, exchange: Any, config: ExchangeConfig, *, pro: bool) -> None:
+        super().__init__(config)
         self._exchange = exchange
-        self._config = config
         self._pro = pro
-        self._closed = False
         credentials = config.credentials
         self._secrets = (credentials.api_key, credentials.secret, credentials.password)
 
@@ -32,20 +36,14 @@ class CcxtGateway:
         return self._exchange
 
     @property
-    def config(self) -> ExchangeConfig:
-        return self._config
-
-    @property
-    def exchange_id(self) -> str:
-        return self._config.exchange_id
-
-    @property
     def is_pro(self) -> bool:
         return self._pro
 
     @property
-    def closed(self) -> bool:
-        return self._closed
+    def markets(self) -> dict[str, Json] | None:
+        """ccxt's own market table (shared between instances that share markets)."""
+        markets: dict[str, Json] | None = self._exchange.markets or None
+        return markets
 
     @property
     def markets_loaded(self) -> bool:
@@ -130,7 +128,7 @@ class CcxtGateway:
         return result
 
     async def fetch_balance(self, params: Json | None = None) -> Json:
-        self._require_credentials()
+        self.require_credentials()
         result: Json = await self._call(self._exchange.fetch_balance, params or {})
         return result
 
@@ -173,7 +171,7 @@ class CcxtGateway:
 
     async def watch_balance(self, params: Json | None = None) -> Json:
         method = self._watch_method("balance")
-        self._require_credentials()
+        self.require_credentials()
         result: Json = await self._call(method, params or {})
         return result
 
@@ -199,10 +197,7 @@ class CcxtGateway:
                 error=scrub(str(exc), self._secrets),
             )
 
-    async def close(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
+    async def on_close(self) -> None:
         try:
             await self._exchange.close()
         except Exception as exc:  # noqa: BLE001 - closing must not fail shutdown
@@ -221,9 +216,6 @@ class CcxtGateway:
             raise NotSupported(f"{self.exchange_id} does not support {has_name}")
         return method  # type: ignore[no-any-return]
 
-    def _require_credentials(self) -> None:
-        if not self._config.has_credentials:
-            raise CredentialsRequired("API credentials required for balance")
 
 
 def _snake(camel: str) -> str:
