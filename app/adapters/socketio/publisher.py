@@ -192,7 +192,15 @@ class SocketIOPublisher:
             connection, socket = self._socket(subscriber.connection_id)
             if connection is None:
                 continue
-            if socket is not None and not connection.parked and self._ready(socket):
+            # Queue it now only if the socket has room and will send it at once: a websocket,
+            # or a long-polling socket whose GET waits (else it would go stale in the queue).
+            # Inlined: this runs once per recipient per update.
+            if (
+                socket is not None
+                and not connection.parked
+                and socket.queue.qsize() < self._max_queued
+                and (socket.upgraded or getattr(socket, "poll_waiting", True))
+            ):
                 socket.queue.put_nowait(eio_packet.Packet(eio_packet.MESSAGE, data=text))
                 if not socket.upgraded:
                     # This GET now answers; later updates wait in the slots for the next.
@@ -299,13 +307,6 @@ class SocketIOPublisher:
 
     def _room(self, socket: Any, extra: int) -> bool:
         return bool(socket.queue.qsize() < self._max_queued + extra)
-
-    def _ready(self, socket: Any) -> bool:
-        """Whether a data packet may go to the queue now: a websocket with room, or a
-        long-polling socket whose GET is waiting (else the packet would go stale there)."""
-        if not self._room(socket, 0):
-            return False
-        return bool(socket.upgraded or getattr(socket, "poll_waiting", True))
 
     def _drain(self, connection: _Connection, socket: Any) -> None:
         """Move parked updates to the queue: while it has room on a websocket, all of them
