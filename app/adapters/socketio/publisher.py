@@ -308,6 +308,14 @@ class SocketIOPublisher:
     def _room(self, socket: Any, extra: int) -> bool:
         return bool(socket.queue.qsize() < self._max_queued + extra)
 
+    def _ready(self, socket: Any) -> bool:
+        """Whether a data packet may go to the queue now: a websocket with room, or a
+        long-polling socket whose GET is waiting (else the packet would go stale there).
+        ``publish`` inlines the same test on its hot path."""
+        if not self._room(socket, 0):
+            return False
+        return bool(socket.upgraded or getattr(socket, "poll_waiting", True))
+
     def _drain(self, connection: _Connection, socket: Any) -> None:
         """Move parked updates to the queue: while it has room on a websocket, all of them
         for a long-polling GET (one per subscription at most)."""
