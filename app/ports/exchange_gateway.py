@@ -34,6 +34,9 @@ class Capabilities:
     symbols: list[str]
     timeframes: dict[str, Any] = field(default_factory=dict)
     fees: dict[str, Any] = field(default_factory=dict)
+    symbol_ids: dict[str, str] = field(default_factory=dict)
+    """Other names the backend's own calls accept for a listed symbol (ccxt: market ids such
+    as ``BTCUSDT``), mapped to that symbol; streams use it to share one upstream per market."""
 
 
 @runtime_checkable

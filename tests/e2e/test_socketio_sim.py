@@ -69,3 +69,32 @@ async def test_an_installed_plugin_streams_over_socketio_end_to_end() -> None:
             assert refused["dataType"] == "balance"
         finally:
             await client.close()
+
+
+async def test_futures_bare_pair_and_swap_symbol_share_one_stream_each_echoed_as_sent() -> None:
+    """On a futures instance BTC/USDT means the linear swap BTC/USDT:USDT (as ccxt and the
+    sim's fetch resolve it): both spellings share one stream, each sees its own spelling."""
+    from app.domain.streams import StreamService
+
+    settings = make_settings(exchanges={"sim": {"options": {"tick_hz": 20}}})
+    application = create_app(settings)
+    config = {"exchangeId": "sim", "marketType": "futures"}
+    clients = []
+    async with running_server(application) as url:
+        try:
+            for symbol in ("BTC/USDT", "BTC/USDT:USDT"):
+                client = EventClient()
+                await client.connect(url, auth={"token": TOKEN})
+                clients.append(client)
+                await client.emit("subscribe", {"exchangeId": "sim", "symbol": symbol,
+                                                "dataType": "ticker", "config": config})
+                assert (await client.expect("subscribed"))["symbol"] == symbol
+            bare, swap = clients
+            bare_data, swap_data = await bare.expect("data", timeout=5), await swap.expect("data", timeout=5)
+            assert bare_data["symbol"] == "BTC/USDT" and swap_data["symbol"] == "BTC/USDT:USDT"
+            assert bare_data["data"]["symbol"] == swap_data["data"]["symbol"] == "BTC/USDT:USDT"
+            service: StreamService = application.container.stream_service()
+            assert service.stats()["streams"] == 1 and service.stats()["subscriptions"] == 2
+        finally:
+            for client in clients:
+                await client.close()

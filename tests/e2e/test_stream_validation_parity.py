@@ -148,3 +148,50 @@ async def test_fake_backend_refuses_an_unoffered_timeframe_before_subscribed(
     )
     assert (event, answer["error"]) == ("subscription_error", watch_body["details"])
     assert answer["timeframe"] == timeframe  # the refusal echoes the request as sent
+
+
+
+async def test_every_symbol_form_fetch_resolves_streams_and_is_echoed_as_sent(
+    base_url: str, binance_emulator: BinanceEmulator  # noqa: F811
+) -> None:
+    """ccxt resolves the market id BTCUSDT: so do watch and subscribe, sharing one upstream."""
+    fetch_status, fetch_body, _ = await rest(
+        base_url, "fetchTicker", {"config": CONFIG, "symbol": "BTCUSDT"}
+    )
+    assert fetch_status == 200 and fetch_body["data"]["symbol"] == "BTC/USDT"
+    clients = []
+    try:
+        for symbol in ("BTCUSDT", "BTC/USDT"):
+            client = EventClient()
+            await client.connect(base_url, auth={"token": TOKEN})
+            clients.append(client)
+            await client.emit(
+                "subscribe",
+                {"exchangeId": "binance", "config": CONFIG, "dataType": "ticker", "symbol": symbol},
+            )
+            subscribed = await client.expect("subscribed", timeout=8)
+            assert subscribed["symbol"] == symbol
+            assert subscribed["subscriptionId"].endswith(f":binance:{symbol}:ticker")
+        by_id, by_symbol = clients
+        assert (await by_id.expect("data", timeout=8))["symbol"] == "BTCUSDT"
+        assert (await by_symbol.expect("data", timeout=8))["symbol"] == "BTC/USDT"
+        watch_status, watch_body, _ = await rest(
+            base_url, "watchTicker", {"config": CONFIG, "symbol": "BTCUSDT"}
+        )
+        assert watch_status == 200 and watch_body["data"]["symbol"] == "BTC/USDT"
+        assert binance_emulator.ws.subscribe_count("btcusdt@miniTicker") == 1  # one upstream
+    finally:
+        for client in clients:
+            await client.close()
+
+
+@pytest.mark.parametrize("symbol", ["btcusdt", "BTC-USDT", "BTC/USDT/X"])
+async def test_symbol_forms_fetch_refuses_are_refused_alike(base_url: str, symbol: str) -> None:
+    fetch_status, fetch_body, _ = await rest(base_url, "fetchTicker", {"config": CONFIG, "symbol": symbol})
+    watch_status, watch_body, _ = await rest(base_url, "watchTicker", {"config": CONFIG, "symbol": symbol})
+    assert fetch_status == watch_status == 400
+    assert fetch_body["details"] == watch_body["details"] == f"binance does not have market symbol {symbol}"
+    event, answer = await subscription_answer(
+        base_url, {"exchangeId": "binance", "config": CONFIG, "dataType": "ticker", "symbol": symbol}
+    )
+    assert (event, answer["error"]) == ("subscription_error", fetch_body["details"])

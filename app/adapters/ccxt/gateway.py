@@ -88,6 +88,12 @@ class CcxtGateway(BaseGateway):
             symbols=list(exchange.symbols or []),
             timeframes=dict(exchange.timeframes or {}),
             fees=dict(exchange.fees or {}),
+            # ccxt's market() also resolves a market id ("BTCUSDT") to its first market.
+            symbol_ids={
+                market_id: markets[0]["symbol"]
+                for market_id, markets in (exchange.markets_by_id or {}).items()
+                if markets and isinstance(markets[0], dict) and markets[0].get("symbol")
+            },
         )
 
     async def fetch_ticker(self, symbol: str, params: Json | None = None) -> Json:

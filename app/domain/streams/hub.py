@@ -28,7 +28,7 @@ from app.domain.streams.model import (
     SubscriptionRejected,
 )
 from app.domain.streams.stream import Stream
-from app.domain.streams.upstream import run_upstream
+from app.domain.streams.upstream import run_upstream, validate
 from app.domain.streams.watchdog import watchdog_seconds
 from app.ports.instance_cache import InstanceCache
 from app.ports.metrics import Metrics
@@ -137,6 +137,7 @@ class StreamHub:
             SubscriptionRejected: a permanent problem (unsupported, unknown symbol, ended).
             DomainError: the instance could not be made ready (e.g. exchange unreachable).
         """
+        request = await self.resolve(request)
         key = self.key(request)
         stream = self._streams.get(key)
         if stream is None or stream.closed:
@@ -156,6 +157,19 @@ class StreamHub:
                 raise StreamEnded("Stream ended")
             raise SubscriptionRejected(stream.end_message)
         return stream
+
+    async def resolve(self, request: StreamRequest) -> StreamRequest:
+        """The request validated against the exchange, its symbol as the exchange lists it.
+
+        Every spelling of one market (``BTCUSDT``, ``BTC/USDT``) thus names one stream; the
+        subscriber's own spelling travels in its ``Echo``.
+
+        Raises:
+            SubscriptionRejected, BadSymbol, BadInput: see ``upstream.validate``.
+            DomainError: the instance could not be made ready (e.g. exchange unreachable).
+        """
+        async with self._cache.hold(request.config) as gateway:
+            return await validate(gateway, request)
 
     def attach(self, stream: Stream, subscriber: Subscriber) -> None:
         stream.add(subscriber)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
@@ -12,7 +13,7 @@ from app.domain.streams.backoff import Backoff
 from app.domain.streams.model import StreamRequest, SubscriptionRejected
 from app.domain.streams.watchdog import SilentStream
 from app.domain.validation import check_symbol_listed, check_timeframe_supported
-from app.ports.exchange_gateway import WATCH_METHODS, ExchangeGateway
+from app.ports.exchange_gateway import WATCH_METHODS, Capabilities, ExchangeGateway
 from app.ports.instance_cache import InstanceCache
 
 UN_WATCH_TIMEOUT_SECONDS = 5.0
@@ -31,11 +32,16 @@ class UpstreamEvents(Protocol):
     def on_end(self, message: str, error: BaseException) -> None: ...
 
 
-async def validate(gateway: ExchangeGateway, request: StreamRequest) -> None:
+async def validate(gateway: ExchangeGateway, request: StreamRequest) -> StreamRequest:
     """Permanent problems, found before anyone is told ``subscribed`` or a REST watch waits.
 
     The symbol and timeframe rules are the shared ones (``app.domain.validation``), so the
     stream paths refuse what the fetch paths refuse, with the same text.
+
+    Returns:
+        The request naming its market the way the exchange lists it (``BTCUSDT`` ->
+        ``BTC/USDT``; a bare pair on a futures instance -> its linear swap), so every
+        spelling of one market shares one upstream.
 
     Raises:
         SubscriptionRejected: the exchange has no such watch method (errorType NotSupported).
@@ -48,13 +54,33 @@ async def validate(gateway: ExchangeGateway, request: StreamRequest) -> None:
             f"{request.exchange_id} does not support {method}", error_type="NotSupported"
         )
     if request.data_type == "balance":
-        return
+        return request
     capabilities = await gateway.capabilities()
-    check_symbol_listed(request.exchange_id, request.symbol, capabilities.symbols)
     if request.data_type == "ohlcv":
         check_timeframe_supported(
             request.exchange_id, request.timeframe or "1m", capabilities.timeframes
         )
+    symbol = listed_symbol(request, capabilities)
+    return request if symbol == request.symbol else dataclasses.replace(request, symbol=symbol)
+
+
+def listed_symbol(request: StreamRequest, capabilities: Capabilities) -> str:
+    """The listed symbol a request's symbol names (as ccxt's ``market()`` resolves it)."""
+    symbol, listed = request.symbol, capabilities.symbols
+    if not listed:
+        return symbol  # the backend does not say: take it as sent
+    known = set(listed)
+    if request.config.market_type == "futures" and ":" not in symbol:
+        swap = f"{symbol}:{symbol.partition('/')[2]}"
+        if swap in known:
+            return swap
+    if symbol in known:
+        return symbol
+    alias = capabilities.symbol_ids.get(symbol)
+    if alias is not None and alias in known:
+        return alias
+    check_symbol_listed(request.exchange_id, symbol, listed)  # raises, or a settled form
+    return symbol
 
 
 def watch_once(gateway: ExchangeGateway, request: StreamRequest) -> Awaitable[Any]:
