@@ -22,7 +22,7 @@ async def pro_url(binance_emulator: BinanceEmulator) -> AsyncIterator[str]:  # n
     overrides = binance_emulator.overrides(pro=True, enableRateLimit=False)
     settings = make_settings(
         exchanges={"binance": {"ccxt": overrides}},
-        streams={"watchdog_seconds": {"ticker": 0.6}, "retry_initial_seconds": 0.05},
+        streams={"watchdog_seconds": {"ticker": 1.0}, "retry_initial_seconds": 0.05},
     )
     async with running_server(create_app(settings)) as url:
         yield url
@@ -42,7 +42,7 @@ async def test_stale_then_live_around_an_exchange_pause(
         binance_emulator.ws.silent = True
         stale = await client.expect("status", timeout=5)
         assert stale == {"subscriptionId": subscription_id, "state": "stale",
-                         "reason": "No data from the exchange for 0.6s; restarting the stream"}
+                         "reason": "No data from the exchange for 1s; restarting the stream"}
         error = await client.expect("error", timeout=2)  # the existing event stays
         assert error["subscriptionId"] == subscription_id
         recovering = await client.expect("status", timeout=2)
