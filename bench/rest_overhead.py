@@ -157,13 +157,8 @@ def server_stack() -> str:
     from importlib.metadata import version
 
     from app.cli import uvicorn_config
+    from app.settings import load_settings
 
-    config = uvicorn_config(_StackSettings(), None)
+    config = uvicorn_config(load_settings(env={}, overrides={"host": HOST}), None)
     return (f"uvicorn {version('uvicorn')} (http={config.http}, loop={config.loop}, "
             f"access_log={config.access_log})")
-
-
-class _StackSettings:
-    host = HOST
-    port = 0
-    shutdown_grace_seconds = 1

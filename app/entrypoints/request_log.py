@@ -7,8 +7,9 @@ status and duration. One wrapper does both so a request pays for one extra ASGI 
 
 from __future__ import annotations
 
+import logging
+import secrets
 import time
-import uuid
 from typing import Any
 
 import structlog
@@ -16,9 +17,10 @@ from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.adapters.metrics import NullMetrics
+from app.observability import emit_info
 from app.ports.metrics import Metrics
 
-log = structlog.get_logger("app.http")
+log = logging.getLogger("app.http")  # written through emit_info: the structlog line, cheaper
 
 _REQUEST_ID_HEADER = b"x-request-id"
 UNMATCHED_ROUTE = "unmatched"
@@ -43,7 +45,7 @@ class RequestLogMiddleware:
         if scope["type"] != ScopeType.HTTP or scope.get("path", "").startswith(self._skip):
             await self._app(scope, receive, send)
             return
-        request_id = _incoming_request_id(scope) or uuid.uuid4().hex
+        request_id = _incoming_request_id(scope) or secrets.token_hex(16)
         started = time.perf_counter()
         status = 500
         state: dict[str, Any] = scope.setdefault("state", {})
@@ -57,15 +59,18 @@ class RequestLogMiddleware:
                 message["headers"] = headers
             await send(message)
 
-        with structlog.contextvars.bound_contextvars(request_id=request_id):
+        # bind/reset rather than bound_contextvars(): the same binding, a third of the cost.
+        tokens = structlog.contextvars.bind_contextvars(request_id=request_id)
+        try:
+            await self._app(scope, receive, send_with_id)
+        finally:
             try:
-                await self._app(scope, receive, send_with_id)
-            finally:
                 seconds = time.perf_counter() - started
                 method = scope.get("method", "")
                 route = scope.get("path_template") or UNMATCHED_ROUTE
                 self._metrics.http_request(route, method, status, seconds)
-                log.info(
+                emit_info(
+                    log,
                     "http_request",
                     method=method,
                     path=scope.get("path"),
@@ -73,6 +78,8 @@ class RequestLogMiddleware:
                     duration_ms=round(seconds * 1000, 3),
                     token=state.get("token_name"),
                 )
+            finally:
+                structlog.contextvars.reset_contextvars(**tokens)
 
 
 def _incoming_request_id(scope: Scope) -> str | None:

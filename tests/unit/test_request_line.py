@@ -1,0 +1,108 @@
+"""emit_info (the request log's fast path) writes the line structlog would, or takes its road."""
+
+from __future__ import annotations
+
+import contextvars
+import io
+import json
+import logging
+from collections.abc import Iterator
+
+import pytest
+import structlog
+from structlog.testing import capture_logs
+
+from app.observability import REDACTED, configure_logging, emit_info, remember_secrets
+
+FIELDS = {"method": "POST", "path": "/api/exchange/fetchTicker", "status": 200,
+          "duration_ms": 0.512}
+
+
+@pytest.fixture
+def configured() -> Iterator[tuple[io.StringIO, logging.Logger]]:
+    stream = io.StringIO()
+    configure_logging("info", "json", stream=stream)
+    yield stream, logging.getLogger("app.http")
+    structlog.reset_defaults()
+    structlog.contextvars.clear_contextvars()
+    logging.getLogger().handlers.clear()
+
+
+def _lines(stream: io.StringIO) -> list[str]:
+    return stream.getvalue().splitlines()
+
+
+@pytest.mark.parametrize("fmt", ["json", "console"])
+def test_fast_line_equals_the_structlog_line(fmt: str) -> None:
+    stream = io.StringIO()
+    configure_logging("info", fmt, stream=stream)
+    try:
+        std = logging.getLogger("app.http")
+        with structlog.contextvars.bound_contextvars(request_id="abc123"):
+            structlog.get_logger("app.http").info("http_request", **FIELDS)
+            emit_info(std, "http_request", **FIELDS)
+    finally:
+        structlog.reset_defaults()
+        logging.getLogger().handlers.clear()
+    slow, fast = _lines(stream)
+    if fmt == "json":
+        slow_d, fast_d = json.loads(slow), json.loads(fast)
+        assert list(slow_d) == list(fast_d)  # same fields in the same order
+        slow_d.pop("timestamp")
+        fast_d.pop("timestamp")
+        assert fast_d == slow_d
+        assert fast_d["request_id"] == "abc123" and fast_d["logger"] == "app.http"
+    else:  # the console line starts with the timestamp
+        assert fast.split(" ", 1)[1] == slow.split(" ", 1)[1]
+        assert "http_request" in fast and "request_id=abc123" in fast
+
+
+def test_fast_line_is_redacted(configured: tuple[io.StringIO, logging.Logger]) -> None:
+    stream, std = configured
+
+    def request() -> None:  # in its own context, as a request task: the secret stays there
+        remember_secrets("my-exchange-secret-42")
+        emit_info(std, "http_request", path="/x/my-exchange-secret-42", token="tok-value",
+                  query="apiKey=abcdef123")
+
+    contextvars.copy_context().run(request)
+    line = json.loads(_lines(stream)[0])
+    assert line["path"] == f"/x/{REDACTED}"
+    assert line["token"] == REDACTED
+    assert line["query"] == f"apiKey={REDACTED}"
+
+
+def test_below_the_level_nothing_is_written(configured: tuple[io.StringIO, logging.Logger]) -> None:
+    stream, std = configured
+    emit_info(std, "http_request", **FIELDS)  # positive control: written at info
+    std.setLevel(logging.WARNING)
+    try:
+        emit_info(std, "http_request", **FIELDS)
+    finally:
+        std.setLevel(logging.NOTSET)
+    assert len(_lines(stream)) == 1
+
+
+def test_other_structlog_setup_gets_the_ordinary_call(
+    configured: tuple[io.StringIO, logging.Logger],
+) -> None:
+    stream, std = configured
+    with capture_logs() as captured:
+        emit_info(std, "http_request", **FIELDS)
+    assert captured == [{"event": "http_request", "log_level": "info", **FIELDS}]
+    assert _lines(stream) == []
+
+
+def test_an_extra_handler_gets_the_line_too(
+    configured: tuple[io.StringIO, logging.Logger],
+) -> None:
+    stream, std = configured
+    extra = io.StringIO()
+    handler = logging.StreamHandler(extra)
+    std.addHandler(handler)
+    try:
+        emit_info(std, "http_request", **FIELDS)
+    finally:
+        std.removeHandler(handler)
+    assert len(_lines(stream)) == 1
+    assert "http_request" in extra.getvalue()
