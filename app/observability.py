@@ -98,12 +98,17 @@ def redact_secrets(
     _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
 ) -> MutableMapping[str, Any]:
     """structlog processor: mask secret-named fields, scrub every string (tracebacks too)."""
-    for key in list(event_dict):
+    for key, value in list(event_dict.items()):
         if is_secret_key(key):
             event_dict[key] = REDACTED
-        else:
-            event_dict[key] = _redact_value(event_dict[key])
+        elif type(value) is str:  # the common case, without _redact_value's dispatch
+            event_dict[key] = scrub_text(value)
+        elif not isinstance(value, _SCALARS):  # numbers and None carry no text to scrub
+            event_dict[key] = _redact_value(value)
     return event_dict
+
+
+_SCALARS = (int, float, type(None))
 
 
 class _ScrubRendered:

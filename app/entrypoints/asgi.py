@@ -29,16 +29,34 @@ from app.settings import Settings
 log = structlog.get_logger(__name__)
 
 
-class Application:
-    """The ASGI callable plus handles that tests and the CLI need (container, Litestar app)."""
+ENGINEIO_PATH = "/socket.io"
 
-    def __init__(self, asgi: Any, container: Container, http: Litestar) -> None:
+
+class Application:
+    """The ASGI callable plus handles that tests and the CLI need (container, Litestar app).
+
+    ``asgi`` is Socket.IO's ``ASGIApp`` around ``rest``; a REST request goes to ``rest``
+    straight away, as ``ASGIApp`` would send it, one layer fewer on the hot path (ADR 0110).
+    """
+
+    def __init__(
+        self, asgi: Any, container: Container, http: Litestar, rest: Any = None
+    ) -> None:
         self.asgi = asgi
         self.container = container
         self.http = http
+        self._rest = rest
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if self._rest is not None and scope["type"] == "http" and not _is_engineio(scope["path"]):
+            await self._rest(scope, receive, send)
+            return
         await self.asgi(scope, receive, send)
+
+
+def _is_engineio(path: str) -> bool:
+    """engineio's ASGIApp test: the path, with a trailing slash, starts with ``/socket.io/``."""
+    return path == ENGINEIO_PATH or path.startswith(ENGINEIO_PATH + "/")
 
 
 def create_app(settings: Settings, container: Container | None = None) -> Application:
@@ -104,7 +122,7 @@ def create_app(settings: Settings, container: Container | None = None) -> Applic
         },
         lifespan=[resources, serving_gc],
     )
-    asgi: Any = RequestLogMiddleware(HeadAsGet(http), metrics=container.metrics())
+    rest: Any = RequestLogMiddleware(HeadAsGet(http), metrics=container.metrics())
     sio = create_socketio_server(
         container.stream_service,
         settings,
@@ -114,5 +132,5 @@ def create_app(settings: Settings, container: Container | None = None) -> Applic
     )
     sio_box.append(sio)
     # No on_startup/on_shutdown here: then Litestar's own lifespan would stop running.
-    asgi = socketio.ASGIApp(sio, other_asgi_app=asgi, socketio_path="socket.io")
-    return Application(asgi, container, http)
+    asgi = socketio.ASGIApp(sio, other_asgi_app=rest, socketio_path=ENGINEIO_PATH)
+    return Application(asgi, container, http, rest)
