@@ -156,9 +156,14 @@ class LineHandler(logging.StreamHandler):  # type: ignore[type-arg]
         # No final scrub_text here: every value went through redact_secrets above, and the
         # line has no traceback (the rendered-line scrub is for those, ADR 0005).
         line = self._renderer(logger, "info", ed)
-        with self.lock:  # type: ignore[union-attr]
-            self.stream.write(line + self.terminator)
-            self.flush()
+        try:
+            with self.lock:  # type: ignore[union-attr]
+                self.stream.write(line + self.terminator)
+                self.flush()
+        except RecursionError:
+            raise
+        except Exception:  # noqa: BLE001 - as StreamHandler.emit: a broken stream never fails the caller
+            self.handleError(logging.makeLogRecord({"name": logger.name, "msg": line}))
 
 
 def emit_info(logger: logging.Logger, event: str, **fields: Any) -> None:

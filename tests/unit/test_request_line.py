@@ -106,3 +106,14 @@ def test_an_extra_handler_gets_the_line_too(
         std.removeHandler(handler)
     assert len(_lines(stream)) == 1
     assert "http_request" in extra.getvalue()
+
+
+def test_a_broken_stream_does_not_fail_the_request(
+    configured: tuple[io.StringIO, logging.Logger], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    stream, std = configured
+    emit_info(std, "http_request", **FIELDS)  # positive control: the stream works
+    assert len(_lines(stream)) == 1
+    monkeypatch.setattr(logging, "raiseExceptions", False)  # as in production: no stderr dump
+    stream.close()
+    emit_info(std, "http_request", **FIELDS)  # ValueError inside, reported by handleError
