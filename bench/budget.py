@@ -14,6 +14,7 @@ budget; children are stopped in ``finally``.
 from __future__ import annotations
 
 import asyncio
+import json
 import secrets
 import signal
 import sys
@@ -257,6 +258,8 @@ async def section_streams(emulator: BudgetEmulator, token: str, seconds: float) 
     from tests.e2e.socketio_client import EventClient
 
     rows: list[list[Any]] = []
+    paths_after: dict[str, int] = {}
+    reads_after: dict[str, Any] = {}
     pro = {"exchangeId": "binance", "ccxtType": "pro"}
     for mode in MODES:
         server = await started_server(emulator.base_url, mode, token, pro=True)
@@ -278,19 +281,28 @@ async def section_streams(emulator: BudgetEmulator, token: str, seconds: float) 
                 await emulator.reset()
                 result = await run_load(calls, max_requests=MAX_REQUESTS, max_seconds=seconds)
                 stats = await emulator.stats()
+                page_conn = conns[0]
+                _, page = await page_conn.request(build_request(
+                    "GET", HOST, server.process.port, "/api/budget", None,
+                    {"Authorization": f"Bearer {token}"}))
             finally:
                 for conn in conns:
                     await conn.close()
         finally:
             await client.close()
             await server.process.stop()
-        rest = sum(n for path, n in stats["counts"].items()
-                   if path.endswith(("/ticker/24hr", "/depth")))
-        rows.append([mode, result.rps, result.pct_ms(50), result.completed, result.errors, rest])
+        by_path = {path: n for path, n in stats["counts"].items()
+                   if path.endswith(("/ticker/24hr", "/depth"))}
+        rows.append([mode, result.rps, result.pct_ms(50), result.completed, result.errors,
+                     sum(by_path.values())])
+        paths_after = by_path
+        reads_after = json.loads(page).get("data", {}).get("exchanges", {}).get("binance", {})
     return [table(
         f"c16 fetchTicker + fetchOrderBook (limit 20) while a Socket.IO stream of both runs, "
         f"{seconds:g} s", ["mode", "req/s", "p50 ms", "answers", "errors", "REST calls"], rows,
-        notes=["target after: 0 REST calls for tickers and books while a fresh stream runs"],
+        notes=["target after: 0 REST calls for tickers and books while a fresh stream runs",
+               (f"after, REST calls by path: {paths_after or 'none'}; reads by source (GET "
+                f"/api/budget): {reads_after.get('reads')}")],
     )]
 
 
