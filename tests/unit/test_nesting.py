@@ -57,3 +57,19 @@ def test_a_decoded_value_deeper_than_the_limit_is_refused_iteratively() -> None:
         check_nesting(value)
     ok: object = {"a": [1, {"b": []}]}
     check_nesting(ok)
+
+
+def comb(levels: int) -> str:
+    """Each level holds a leaf array and the next level: no long run of openers."""
+    return "[[]," * (levels - 1) + "[]" + "]" * (levels - 1)
+
+
+def test_interleaved_nesting_is_measured_level_by_level() -> None:
+    assert json_nesting_depth(comb(MAX_NESTING_DEPTH)) == MAX_NESTING_DEPTH
+    check_json_nesting(comb(MAX_NESTING_DEPTH))
+    with pytest.raises(NestingTooDeep):
+        check_json_nesting(comb(MAX_NESTING_DEPTH + 1))
+    mixed = '{"a":[' * 40 + "1" + "]}" * 40  # 80 levels of objects and arrays
+    with pytest.raises(NestingTooDeep):
+        check_json_nesting(mixed)
+    check_json_nesting('{"a":[' * 32 + "1" + "]}" * 32)  # exactly 64
