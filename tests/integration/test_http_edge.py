@@ -8,6 +8,7 @@ import gzip
 import json
 import zlib
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -271,3 +272,20 @@ async def test_exchange_specific_params_still_reach_the_exchange(
     response = await client.post("/api/exchange/fetchOrderBook", json=body, headers=AUTH)
     assert response.status_code == 200, response.text
     assert fake_backend.created[0].last_args["fetch_order_book"][2] == body["params"]
+
+
+# -- the contract lives in the repository ----------------------------------------------------
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_the_contract_is_in_the_repository_and_linked_from_the_readme() -> None:
+    contract = (ROOT / "docs" / "api.md").read_text()
+    assert "## 3. Socket.IO" in contract and "## 5. Status codes" in contract
+    assert "(docs/api.md)" in (ROOT / "README.md").read_text()
+
+
+async def test_the_openapi_description_links_the_contract(client: Client) -> None:
+    schema = await client.get("/schema/openapi.json")
+    assert "docs/api.md" in schema.json()["info"]["description"]

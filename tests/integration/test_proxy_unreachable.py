@@ -1,10 +1,12 @@
-"""An upstream the proxy cannot reach is not our bug: 502 "Proxy request failed" (issue 10.5).
+"""An upstream the proxy cannot reach or cannot decode is not our bug: 502 "Proxy request
+failed" (issue 10 items 5 and 4).
 
 Every target is on 127.0.0.1 or exists only in a stub resolver; nothing leaves the machine.
 """
 
 from __future__ import annotations
 
+import json
 import socket
 import struct
 import threading
@@ -122,3 +124,46 @@ async def test_positive_control_the_same_app_reaches_a_live_loopback_target() ->
         thread.join(5)
         server.close()
     assert response.status_code == 200 and response.json()["data"] == "ok"
+
+
+def one_answer_server(body: bytes) -> tuple[socket.socket, threading.Thread]:
+    """A loopback server that answers one request with ``body`` as application/json."""
+    server = socket.socket()
+    server.bind((LOOPBACK, 0))
+    server.listen(1)
+
+    def answer() -> None:
+        conn, _ = server.accept()
+        conn.recv(4096)
+        head = (f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n").encode()
+        conn.sendall(head + body)
+        conn.close()
+
+    thread = threading.Thread(target=answer, daemon=True)
+    thread.start()
+    return server, thread
+
+
+@pytest.mark.parametrize(("levels", "status"), [(64, 200), (65, 502), (100_000, 502)])
+async def test_upstream_json_deeper_than_the_limit_is_502_not_a_crash(
+    levels: int, status: int
+) -> None:
+    body = ("[" * levels + "]" * levels).encode()
+    server, thread = one_answer_server(body)
+    port = server.getsockname()[1]
+    try:
+        async with http_client(proxy_app({"deep.test": [LOOPBACK]})) as client:
+            response = await post(client, f"http://deep.test:{port}/")
+    finally:
+        thread.join(5)
+        server.close()
+    assert response.status_code == status, response.text
+    if status == 200:
+        assert response.json()["data"] == json.loads(body)
+    else:
+        assert response.json() == {
+            "error": "Proxy request failed",
+            "details": "The upstream answer is JSON nested deeper than 64 levels",
+            "errorType": "NestingTooDeep",
+        }

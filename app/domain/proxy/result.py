@@ -59,7 +59,7 @@ def _data(body: bytes, charset: str | None) -> Any:
             check_json_nesting(stripped)
     except NestingTooDeep as exc:
         raise ProxyFailed(
-            f"The upstream answer is {exc.details[0].lower()}{exc.details[1:]}",
+            f"The upstream answer is JSON nested deeper than {exc.limit} levels",
             error_type=NestingTooDeep.__name__,
         ) from None
     try:
