@@ -46,7 +46,6 @@ def token_book(settings: Settings) -> TokenBook:
     return TokenBook.build(settings.effective_token, named)
 
 
-
 class Container(containers.DeclarativeContainer):
     settings = providers.Dependency(instance_of=Settings)
 
@@ -113,7 +112,6 @@ class Container(containers.DeclarativeContainer):
         settings=settings.provided.streams,
     )
 
-
     # Issue 9: reads answered from live streams, the freshness cache or a shared call.
     stream_snapshots = providers.Singleton(
         HubStreamSnapshots, stream_service, clock, enabled=settings.provided.budget.stream_reads
@@ -137,4 +135,3 @@ class Container(containers.DeclarativeContainer):
 
 def build_container(settings: Settings) -> Container:
     return Container(settings=settings)
-

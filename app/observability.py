@@ -21,8 +21,18 @@ import structlog
 REDACTED = "[REDACTED]"
 
 _SECRET_KEY_PARTS = (
-    "apikey", "api_key", "secret", "password", "passphrase", "authorization", "token",
-    "signature", "cookie", "privatekey", "private_key", "x-mbx-apikey",
+    "apikey",
+    "api_key",
+    "secret",
+    "password",
+    "passphrase",
+    "authorization",
+    "token",
+    "signature",
+    "cookie",
+    "privatekey",
+    "private_key",
+    "x-mbx-apikey",
 )
 
 _SECRET_NAMES = r"(?:api[_-]?key|secret|password|passphrase|token|signature|access[_-]?token|sign)"
@@ -45,9 +55,7 @@ _MIN_SECRET_LENGTH = 4  # shorter values would mask ordinary words
 
 def remember_secrets(*values: object) -> None:
     """Mark values (API keys, secrets, passwords) of the current request for scrubbing."""
-    fresh = tuple(
-        v for v in values if isinstance(v, str) and len(v) >= _MIN_SECRET_LENGTH
-    )
+    fresh = tuple(v for v in values if isinstance(v, str) and len(v) >= _MIN_SECRET_LENGTH)
     if fresh:
         _request_secrets.set(_request_secrets.get() + fresh)
 
@@ -86,7 +94,9 @@ def _redact_value(value: Any, depth: int = 0) -> Any:
         return scrub_text(value)
     if isinstance(value, dict):
         return {
-            k: (REDACTED if isinstance(k, str) and is_secret_key(k) else _redact_value(v, depth + 1))
+            k: (
+                REDACTED if isinstance(k, str) and is_secret_key(k) else _redact_value(v, depth + 1)
+            )
             for k, v in value.items()
         }
     if isinstance(value, (list, tuple)):

@@ -60,9 +60,15 @@ class BudgetEmulator(EmulatorProcess):
         if self.weight_limit is not None:
             args += ["--weight-limit", str(self.weight_limit)]
         self.proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bench.rest_emulator", *args,
-            cwd=REPO, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-            start_new_session=True, preexec_fn=_die_with_parent,
+            sys.executable,
+            "-m",
+            "bench.rest_emulator",
+            *args,
+            cwd=REPO,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            start_new_session=True,
+            preexec_fn=_die_with_parent,
         )
         hello = await self._line(timeout=60)
         self.base_url = hello["base_url"]
@@ -77,12 +83,14 @@ def config_text(base_url: str, *, enabled: bool, pro: bool = False) -> str:
     overrides = _strip_none(emulator_overrides(base_url, "binance", pro=pro))
     if pro:  # binance's full ticker channel: bid/ask, so tickers can be served from streams
         overrides["options"]["watchTickers"] = {"name": "ticker"}
-    text = toml_document({
-        "": {"log_level": "warning"},
-        "ccxt": {"enable_rate_limit": True},
-        "budget": {"enabled": enabled},
-        "exchanges.binance": {"ccxt": overrides},
-    })
+    text = toml_document(
+        {
+            "": {"log_level": "warning"},
+            "ccxt": {"enable_rate_limit": True},
+            "budget": {"enabled": enabled},
+            "exchanges.binance": {"ccxt": overrides},
+        }
+    )
     if tomllib.loads(text)["exchanges"]["binance"]["ccxt"] != overrides:
         raise AssertionError("TOML writer lost part of the ccxt overrides")
     return text
@@ -134,8 +142,9 @@ def ticker_body(symbol: str, key: int | None = None) -> dict[str, Any]:
     return {"config": config, "symbol": symbol}
 
 
-async def section_throughput(emulator: BudgetEmulator, token: str, bases: list[str],
-                             seconds: float) -> list[str]:
+async def section_throughput(
+    emulator: BudgetEmulator, token: str, bases: list[str], seconds: float
+) -> list[str]:
     """c16 identical, c16 over 16 symbols, and one burst of 50 identical reads."""
     rows_same: list[list[Any]] = []
     rows_many: list[list[Any]] = []
@@ -143,12 +152,16 @@ async def section_throughput(emulator: BudgetEmulator, token: str, bases: list[s
     for mode in MODES:
         server = await started_server(emulator.base_url, mode, token)
         try:
-            for rows, symbols in ((rows_same, ["BTC/USDT"] * 16),
-                                  (rows_many, [f"{b}/USDT" for b in bases[:16]])):
+            for rows, symbols in (
+                (rows_same, ["BTC/USDT"] * 16),
+                (rows_many, [f"{b}/USDT" for b in bases[:16]]),
+            ):
                 conns = await open_connections(HOST, server.process.port, 16)
                 try:
-                    calls = [c.caller(server.request("/api/exchange/fetchTicker", ticker_body(s)))
-                             for c, s in zip(conns, symbols, strict=True)]
+                    calls = [
+                        c.caller(server.request("/api/exchange/fetchTicker", ticker_body(s)))
+                        for c, s in zip(conns, symbols, strict=True)
+                    ]
                     await asyncio.sleep(1.1)  # past every freshness window: a cold start
                     await emulator.reset()
                     result = await run_load(calls, max_requests=MAX_REQUESTS, max_seconds=seconds)
@@ -156,8 +169,17 @@ async def section_throughput(emulator: BudgetEmulator, token: str, bases: list[s
                 finally:
                     for conn in conns:
                         await conn.close()
-                rows.append([mode, result.rps, result.pct_ms(50), result.pct_ms(99),
-                             result.completed, result.errors, ticker_calls(stats)])
+                rows.append(
+                    [
+                        mode,
+                        result.rps,
+                        result.pct_ms(50),
+                        result.pct_ms(99),
+                        result.completed,
+                        result.errors,
+                        ticker_calls(stats),
+                    ]
+                )
             await asyncio.sleep(1.1)
             await emulator.reset()
             conns = await open_connections(HOST, server.process.port, 50)
@@ -177,30 +199,49 @@ async def section_throughput(emulator: BudgetEmulator, token: str, bases: list[s
     headers = ["mode", "req/s", "p50 ms", "p99 ms", "answers", "errors", "exchange calls"]
     ratio = rows_same[1][1] / rows_same[0][1] if rows_same[0][1] else float("nan")
     return [
-        table(f"c16 identical fetchTicker BTC/USDT, {seconds:g} s", headers, rows_same, notes=[
-            ORIGINAL,
-            f"after/before req/s: {ratio:.1f}x (target >= 10x with no more exchange calls)",
-        ]),
+        table(
+            f"c16 identical fetchTicker BTC/USDT, {seconds:g} s",
+            headers,
+            rows_same,
+            notes=[
+                ORIGINAL,
+                f"after/before req/s: {ratio:.1f}x (target >= 10x with no more exchange calls)",
+            ],
+        ),
         table(f"c16 fetchTicker over 16 symbols (one each), {seconds:g} s", headers, rows_many),
-        table("50 concurrent identical fetchTicker (one burst)",
-              ["mode", "answers 200", "burst ms", "exchange calls"], rows_burst,
-              notes=["target after: 1 exchange call"]),
+        table(
+            "50 concurrent identical fetchTicker (one burst)",
+            ["mode", "answers 200", "burst ms", "exchange calls"],
+            rows_burst,
+            notes=["target after: 1 exchange call"],
+        ),
     ]
 
 
-async def herd_client(server: Server, conn: Connection, key: int, symbol: str,
-                      deadline: float, outcomes: Counter[str], budget: int) -> None:
+async def herd_client(
+    server: Server,
+    conn: Connection,
+    key: int,
+    symbol: str,
+    deadline: float,
+    outcomes: Counter[str],
+    budget: int,
+) -> None:
     """One terminal: its own API key, its own symbol; ticker and book in turn until the end."""
     ticker = server.request("/api/exchange/fetchTicker", ticker_body(symbol, key))
-    book = server.request("/api/exchange/fetchOrderBook", {**ticker_body(symbol, key), "limit": 100})
+    book = server.request(
+        "/api/exchange/fetchOrderBook", {**ticker_body(symbol, key), "limit": 100}
+    )
     for i in range(budget):
         if time.perf_counter() >= deadline:
             return
         status, body = await conn.request(book if i % 2 else ticker)
         if status == 200:
             outcomes["200 data"] += 1
-        elif status == 429 and b"RateLimitExceeded" in body and (
-            b"budget is used up" in body or b"held back" in body
+        elif (
+            status == 429
+            and b"RateLimitExceeded" in body
+            and (b"budget is used up" in body or b"held back" in body)
         ):
             outcomes["429 ours"] += 1
         elif status == 429:
@@ -224,11 +265,23 @@ async def section_herd(token: str, bases: list[str], seconds: float) -> list[str
                 outcomes: Counter[str] = Counter()
                 deadline = time.perf_counter() + seconds
                 try:
-                    await asyncio.wait_for(asyncio.gather(*(
-                        herd_client(server, conns[i], i, f"{bases[i]}/USDT", deadline, outcomes,
-                                    MAX_REQUESTS // HERD_KEYS)
-                        for i in range(HERD_KEYS)
-                    )), seconds + 60)
+                    await asyncio.wait_for(
+                        asyncio.gather(
+                            *(
+                                herd_client(
+                                    server,
+                                    conns[i],
+                                    i,
+                                    f"{bases[i]}/USDT",
+                                    deadline,
+                                    outcomes,
+                                    MAX_REQUESTS // HERD_KEYS,
+                                )
+                                for i in range(HERD_KEYS)
+                            )
+                        ),
+                        seconds + 60,
+                    )
                 finally:
                     for conn in conns:
                         await conn.close()
@@ -238,19 +291,40 @@ async def section_herd(token: str, bases: list[str], seconds: float) -> list[str
         finally:
             await emulator.stop()
         statuses = stats.get("statuses", {})
-        rows.append([
-            mode, statuses.get("429", 0), statuses.get("418", 0), outcomes["429 ours"],
-            outcomes["429 exchange's"], outcomes["200 data"], outcomes["5xx"],
-            sum(v for k, v in outcomes.items() if k.endswith("other")), rest_calls(stats),
-        ])
-    return [table(
-        f"herd: {HERD_KEYS} API keys x {HERD_KEYS} symbols (ticker + book limit 100 in turn), "
-        f"{seconds:g} s, emulator limit {HERD_WEIGHT_LIMIT} weight/min per IP",
-        ["mode", "emulator 429", "emulator 418", "our 429", "exchange 429 passed on",
-         "answers 200", "5xx", "other", "exchange calls"],
-        rows,
-        notes=["target after: 0 x 418, at most one 429 at the emulator; data or our 429, no 5xx"],
-    )]
+        rows.append(
+            [
+                mode,
+                statuses.get("429", 0),
+                statuses.get("418", 0),
+                outcomes["429 ours"],
+                outcomes["429 exchange's"],
+                outcomes["200 data"],
+                outcomes["5xx"],
+                sum(v for k, v in outcomes.items() if k.endswith("other")),
+                rest_calls(stats),
+            ]
+        )
+    return [
+        table(
+            f"herd: {HERD_KEYS} API keys x {HERD_KEYS} symbols (ticker + book limit 100 in turn), "
+            f"{seconds:g} s, emulator limit {HERD_WEIGHT_LIMIT} weight/min per IP",
+            [
+                "mode",
+                "emulator 429",
+                "emulator 418",
+                "our 429",
+                "exchange 429 passed on",
+                "answers 200",
+                "5xx",
+                "other",
+                "exchange calls",
+            ],
+            rows,
+            notes=[
+                "target after: 0 x 418, at most one 429 at the emulator; data or our 429, no 5xx"
+            ],
+        )
+    ]
 
 
 async def section_streams(emulator: BudgetEmulator, token: str, seconds: float) -> list[str]:
@@ -268,42 +342,76 @@ async def section_streams(emulator: BudgetEmulator, token: str, seconds: float) 
             await client.connect(f"http://{HOST}:{server.process.port}")
             await client.authenticate(token)
             for data_type in ("ticker", "orderbook"):
-                await client.emit("subscribe", {"exchangeId": "binance", "symbol": "BTC/USDT",
-                                                "dataType": data_type, "config": pro})
+                await client.emit(
+                    "subscribe",
+                    {
+                        "exchangeId": "binance",
+                        "symbol": "BTC/USDT",
+                        "dataType": data_type,
+                        "config": pro,
+                    },
+                )
                 await client.expect("subscribed", timeout=10)
                 await client.expect("data", timeout=10)
             conns = await open_connections(HOST, server.process.port, 16)
             try:
                 ticker = server.request("/api/exchange/fetchTicker", ticker_body("BTC/USDT"))
-                book = server.request("/api/exchange/fetchOrderBook",
-                                      {**ticker_body("BTC/USDT"), "limit": 20})
+                book = server.request(
+                    "/api/exchange/fetchOrderBook", {**ticker_body("BTC/USDT"), "limit": 20}
+                )
                 calls = [c.caller(book if i % 2 else ticker) for i, c in enumerate(conns)]
                 await emulator.reset()
                 result = await run_load(calls, max_requests=MAX_REQUESTS, max_seconds=seconds)
                 stats = await emulator.stats()
                 page_conn = conns[0]
-                _, page = await page_conn.request(build_request(
-                    "GET", HOST, server.process.port, "/api/budget", None,
-                    {"Authorization": f"Bearer {token}"}))
+                _, page = await page_conn.request(
+                    build_request(
+                        "GET",
+                        HOST,
+                        server.process.port,
+                        "/api/budget",
+                        None,
+                        {"Authorization": f"Bearer {token}"},
+                    )
+                )
             finally:
                 for conn in conns:
                     await conn.close()
         finally:
             await client.close()
             await server.process.stop()
-        by_path = {path: n for path, n in stats["counts"].items()
-                   if path.endswith(("/ticker/24hr", "/depth"))}
-        rows.append([mode, result.rps, result.pct_ms(50), result.completed, result.errors,
-                     sum(by_path.values())])
+        by_path = {
+            path: n
+            for path, n in stats["counts"].items()
+            if path.endswith(("/ticker/24hr", "/depth"))
+        }
+        rows.append(
+            [
+                mode,
+                result.rps,
+                result.pct_ms(50),
+                result.completed,
+                result.errors,
+                sum(by_path.values()),
+            ]
+        )
         paths_after = by_path
         reads_after = json.loads(page).get("data", {}).get("exchanges", {}).get("binance", {})
-    return [table(
-        f"c16 fetchTicker + fetchOrderBook (limit 20) while a Socket.IO stream of both runs, "
-        f"{seconds:g} s", ["mode", "req/s", "p50 ms", "answers", "errors", "REST calls"], rows,
-        notes=["target after: 0 REST calls for tickers and books while a fresh stream runs",
-               (f"after, REST calls by path: {paths_after or 'none'}; reads by source (GET "
-                f"/api/budget): {reads_after.get('reads')}")],
-    )]
+    return [
+        table(
+            f"c16 fetchTicker + fetchOrderBook (limit 20) while a Socket.IO stream of both runs, "
+            f"{seconds:g} s",
+            ["mode", "req/s", "p50 ms", "answers", "errors", "REST calls"],
+            rows,
+            notes=[
+                "target after: 0 REST calls for tickers and books while a fresh stream runs",
+                (
+                    f"after, REST calls by path: {paths_after or 'none'}; reads by source (GET "
+                    f"/api/budget): {reads_after.get('reads')}"
+                ),
+            ],
+        )
+    ]
 
 
 async def run(seconds: float) -> None:
@@ -321,13 +429,18 @@ async def run(seconds: float) -> None:
     finally:
         await emulator.stop()
     sections += await section_herd(token, bases, seconds)
-    print(machine_header("bench.budget: read budget before/after (issue 9)", {
-        "ccxt enableRateLimit": "true (server, both modes)",
-        "before": "[budget] enabled = false (one exchange call per read, as the original)",
-        "after": "[budget] defaults (ticker 500 ms, orderbook 250 ms, shared limiter)",
-        "loadavg 1/5/15 min": f"{' '.join(load_before)} at start, "
-        f"{' '.join(Path('/proc/loadavg').read_text().split()[:3])} at end",
-    }))
+    print(
+        machine_header(
+            "bench.budget: read budget before/after (issue 9)",
+            {
+                "ccxt enableRateLimit": "true (server, both modes)",
+                "before": "[budget] enabled = false (one exchange call per read, as the original)",
+                "after": "[budget] defaults (ticker 500 ms, orderbook 250 ms, shared limiter)",
+                "loadavg 1/5/15 min": f"{' '.join(load_before)} at start, "
+                f"{' '.join(Path('/proc/loadavg').read_text().split()[:3])} at end",
+            },
+        )
+    )
     for section in sections:
         print(section)
 

@@ -67,8 +67,14 @@ async def serve(port: int, stats_path: str) -> None:
     container.registry.override(providers.Object(registry_from_backends([backend], settings)))
     application = create_app(settings, container)
     config = uvicorn.Config(
-        application, host="127.0.0.1", port=port, log_level="warning", access_log=False,
-        lifespan="on", timeout_graceful_shutdown=2, loop="uvloop",
+        application,
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        access_log=False,
+        lifespan="on",
+        timeout_graceful_shutdown=2,
+        loop="uvloop",
         ws=os.environ.get("BENCH_WS", "websockets-sansio"),
         ws_per_message_deflate=os.environ.get("BENCH_DEFLATE") == "on",
     )
@@ -128,8 +134,11 @@ async def serve(port: int, stats_path: str) -> None:
         await asyncio.sleep(1)
         _default_gc()
 
-    helpers = [asyncio.create_task(exchange()), asyncio.create_task(book_exchange()),
-               asyncio.create_task(report())]
+    helpers = [
+        asyncio.create_task(exchange()),
+        asyncio.create_task(book_exchange()),
+        asyncio.create_task(report()),
+    ]
     if os.environ.get("BENCH_GC") == "default":
         helpers.append(asyncio.create_task(default_gc()))
     try:
@@ -158,7 +167,9 @@ class MovingBook:
                 price = self.mid + sign * (0.5 + 0.5 * self.rng.randint(0, 49))
                 side[price] = round(self.rng.uniform(0.1, 9.9), 4)
         return {
-            "symbol": "BTC/USDT", "timestamp": int(time.time() * 1000), "datetime": None,
+            "symbol": "BTC/USDT",
+            "timestamp": int(time.time() * 1000),
+            "datetime": None,
             "nonce": self.n,
             "bids": [[p, a] for p, a in sorted(self.bids.items(), reverse=True)],
             "asks": [[p, a] for p, a in sorted(self.asks.items())],
@@ -213,8 +224,13 @@ async def wait_port(port: int, timeout: float = 30) -> None:
 
 
 async def run_case(
-    clients: int, seconds: float, warmup: float, *, data_type: str = "ticker",
-    view: dict[str, Any] | None = None, join: int = 0,
+    clients: int,
+    seconds: float,
+    warmup: float,
+    *,
+    data_type: str = "ticker",
+    view: dict[str, Any] | None = None,
+    join: int = 0,
 ) -> dict[str, Any]:
     """One measurement: ``clients`` on one stream for ``seconds``, then ``join`` late joiners
     (first node only) measuring subscribe-to-first-data on the running stream."""
@@ -222,23 +238,31 @@ async def run_case(
     with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as handle:
         stats_path = handle.name
     server = subprocess.Popen(  # noqa: ASYNC220 - started once, before any measurement
-        [sys.executable, __file__, "--serve", str(port), stats_path], cwd=ROOT,
+        [sys.executable, __file__, "--serve", str(port), stats_path],
+        cwd=ROOT,
         stdout=subprocess.DEVNULL,
     )
     nodes: list[asyncio.subprocess.Process] = []
     try:
         await wait_port(port)
-        env = {**os.environ, "SERVER_URL": f"http://127.0.0.1:{port}", "API_TOKEN": TOKEN,
-               "CLIENT_MODULES": str(CLIENT_MODULES), "DATA_TYPE": data_type,
-               "VIEW": json.dumps(view or {})}
+        env = {
+            **os.environ,
+            "SERVER_URL": f"http://127.0.0.1:{port}",
+            "API_TOKEN": TOKEN,
+            "CLIENT_MODULES": str(CLIENT_MODULES),
+            "DATA_TYPE": data_type,
+            "VIEW": json.dumps(view or {}),
+        }
         per_node = [CLIENTS_PER_NODE] * (clients // CLIENTS_PER_NODE)
         if clients % CLIENTS_PER_NODE:
             per_node.append(clients % CLIENTS_PER_NODE)
         for index, n in enumerate(per_node):
             node = await asyncio.create_subprocess_exec(
-                "node", str(ROOT / "bench" / "load.mjs"),
+                "node",
+                str(ROOT / "bench" / "load.mjs"),
                 env={**env, "CLIENTS": str(n), "JOIN": str(join if index == 0 else 0)},
-                stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
             )
             nodes.append(node)
         for node in nodes:
@@ -328,8 +352,11 @@ def _dump_by_sequence(result: dict[str, Any]) -> None:
         by_seq.setdefault(seq, []).append(lag)
     for seq in sorted(by_seq):
         values = sorted(by_seq[seq])
-        print(f"seq {seq}: n={len(values)} min={values[0]:.0f} med={values[len(values)//2]:.0f} "
-              f"max={values[-1]:.0f}", file=sys.stderr)
+        print(
+            f"seq {seq}: n={len(values)} min={values[0]:.0f} med={values[len(values) // 2]:.0f} "
+            f"max={values[-1]:.0f}",
+            file=sys.stderr,
+        )
 
 
 def main() -> None:
@@ -338,8 +365,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--warmup", type=float, default=2.0)
     parser.add_argument("--join", type=int, default=20, help="late joiners per ticker case")
-    parser.add_argument("--book-clients", type=int, default=50,
-                        help="clients per order book format case (0: skip)")
+    parser.add_argument(
+        "--book-clients", type=int, default=50, help="clients per order book format case (0: skip)"
+    )
     parser.add_argument("--serve", nargs=2, metavar=("PORT", "STATS"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
@@ -348,34 +376,49 @@ def main() -> None:
         uvloop.run(serve(int(args.serve[0]), args.serve[1]))
         return
     if not (CLIENT_MODULES / "node_modules" / "socket.io-client").is_dir():
-        subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=CLIENT_MODULES, check=True,
-                       timeout=180)
+        subprocess.run(
+            ["npm", "ci", "--no-audit", "--no-fund"], cwd=CLIENT_MODULES, check=True, timeout=180
+        )
     rows = []
     for clients in args.clients:
         if not 1 <= clients <= 2000:
             raise SystemExit("clients must be between 1 and 2000")
         rows.append(asyncio.run(run_case(clients, args.seconds, args.warmup, join=args.join)))
         print(f"done: {clients} clients", file=sys.stderr)
-    header = ("clients", "lag p50 ms", "lag p99 ms", "lag max ms", "delivered (emits)",
-              "delivered (exchange updates)", "missed by watch", "join p50/p99 ms (cached)",
-              "server CPU", "peak RSS MiB", "upstream loops", "slow-path updates")
+    header = (
+        "clients",
+        "lag p50 ms",
+        "lag p99 ms",
+        "lag max ms",
+        "delivered (emits)",
+        "delivered (exchange updates)",
+        "missed by watch",
+        "join p50/p99 ms (cached)",
+        "server CPU",
+        "peak RSS MiB",
+        "upstream loops",
+        "slow-path updates",
+    )
     print("| " + " | ".join(header) + " |")
     print("|" + "---|" * len(header))
     for r in rows:
-        print(f"| {r['clients']} | {r['p50']:.1f} | {r['p99']:.1f} | {r['max']:.1f} | "
-              f"{r['delivered']:.1%} | {r['exchange_delivered']:.2%} of "
-              f"{r['exchange_updates']} | {r['missed']} | "
-              f"{r['join_p50']:.1f} / {r['join_p99']:.1f} ({r['join_cached']}/{r['join_n']}) | "
-              f"{r['cpu']:.0f} % | {r['rss']:.0f} | "
-              f"{r['loops']} (started {r['loops_started']}) | {r['parked']} |")
+        print(
+            f"| {r['clients']} | {r['p50']:.1f} | {r['p99']:.1f} | {r['max']:.1f} | "
+            f"{r['delivered']:.1%} | {r['exchange_delivered']:.2%} of "
+            f"{r['exchange_updates']} | {r['missed']} | "
+            f"{r['join_p50']:.1f} / {r['join_p99']:.1f} ({r['join_cached']}/{r['join_n']}) | "
+            f"{r['cpu']:.0f} % | {r['rss']:.0f} | "
+            f"{r['loops']} (started {r['loops_started']}) | {r['parked']} |"
+        )
     if args.book_clients <= 0:
         return
     if not 1 <= args.book_clients <= 2000:
         raise SystemExit("book clients must be between 1 and 2000")
     books = []
     for name, view in BOOK_VIEWS:
-        result = asyncio.run(run_case(args.book_clients, args.seconds, args.warmup,
-                                      data_type="orderbook", view=view))
+        result = asyncio.run(
+            run_case(args.book_clients, args.seconds, args.warmup, data_type="orderbook", view=view)
+        )
         books.append((name, result))
         print(f"done: book {name}", file=sys.stderr)
     full = books[0][1]["bytes_per_client_s"]
@@ -384,8 +427,10 @@ def main() -> None:
     print("| subscription | events/s per client | bytes/s per client | vs full | server CPU |")
     print("|---|---|---|---|---|")
     for name, r in books:
-        print(f"| {name} | {r['events_per_client_s']:.1f} | {r['bytes_per_client_s']:,.0f} | "
-              f"{full / r['bytes_per_client_s']:.1f}x smaller | {r['cpu']:.0f} % |")
+        print(
+            f"| {name} | {r['events_per_client_s']:.1f} | {r['bytes_per_client_s']:,.0f} | "
+            f"{full / r['bytes_per_client_s']:.1f}x smaller | {r['cpu']:.0f} % |"
+        )
 
 
 BOOK_VIEWS: tuple[tuple[str, dict[str, Any]], ...] = (

@@ -40,10 +40,19 @@ def scope(path: str, token: bool) -> dict[str, Any]:
     if token:
         headers.append((b"authorization", f"Bearer {TOKEN}".encode()))
     return {
-        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET",
-        "scheme": "http", "path": path, "raw_path": path.encode(), "query_string": b"",
-        "root_path": "", "headers": headers, "client": ("127.0.0.1", 5000),
-        "server": ("127.0.0.1", 3001), "state": {},
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": headers,
+        "client": ("127.0.0.1", 5000),
+        "server": ("127.0.0.1", 3001),
+        "state": {},
     }
 
 
@@ -100,9 +109,16 @@ async def main(requests: int, rounds: int) -> None:
                 for name, values in samples.items():
                     us = statistics.median(values)
                     rows.append([path, name, f"{us:.1f}", f"{1e6 / us:,.0f}"])
-        rows.append(["(one call)", "Metrics.http_request", f"{metric_call_us(application):.1f}", ""])
-    print(table("Per-request cost of the operations layer (in process, no sockets)",
-                ["path", "stack", "us/request (median)", "req/s one core"], rows))
+        rows.append(
+            ["(one call)", "Metrics.http_request", f"{metric_call_us(application):.1f}", ""]
+        )
+    print(
+        table(
+            "Per-request cost of the operations layer (in process, no sockets)",
+            ["path", "stack", "us/request (median)", "req/s one core"],
+            rows,
+        )
+    )
 
 
 if __name__ == "__main__":

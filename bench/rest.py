@@ -74,6 +74,7 @@ class Plan:
 
 # -- targets ------------------------------------------------------------------------------
 
+
 @dataclass
 class Target:
     """Something to load: ``make(n)`` returns n callables (one per connection or worker)."""
@@ -111,8 +112,9 @@ async def close_target(target: Target) -> None:
     await asyncio.gather(*(c.close() for c in conns))
 
 
-async def measure(target: Target, concurrency: int, requests: int, seconds: float,
-                  pids: dict[str, int]) -> LoadResult:
+async def measure(
+    target: Target, concurrency: int, requests: int, seconds: float, pids: dict[str, int]
+) -> LoadResult:
     calls = await target.make(concurrency)
     try:
         before = {name: cpu_seconds(pid) for name, pid in pids.items()}
@@ -125,6 +127,7 @@ async def measure(target: Target, concurrency: int, requests: int, seconds: floa
 
 # -- section 1: latency and throughput ------------------------------------------------------
 
+
 def new_direct_exchange(overrides: dict[str, Any]) -> Any:
     """The same constructor config the server builds: our defaults, then the overrides."""
     import ccxt.async_support as ccxt_async
@@ -134,8 +137,14 @@ def new_direct_exchange(overrides: dict[str, Any]) -> Any:
     return ccxt_async.binance(deep_merge({"enableRateLimit": False, "timeout": 30_000}, overrides))
 
 
-async def section_latency(plan: Plan, emulator: EmulatorProcess, overrides: dict[str, Any],
-                          config_text: str, token: str, facts: dict[str, Any]) -> list[str]:
+async def section_latency(
+    plan: Plan,
+    emulator: EmulatorProcess,
+    overrides: dict[str, Any],
+    config_text: str,
+    token: str,
+    facts: dict[str, Any],
+) -> list[str]:
     out: list[str] = []
     server = ServerProcess(config_text, token)
     exchange = new_direct_exchange(overrides)
@@ -143,8 +152,9 @@ async def section_latency(plan: Plan, emulator: EmulatorProcess, overrides: dict
         await server.start()
         auth = {"Authorization": f"Bearer {token}"}
         ticker_body = {"config": {"exchangeId": "binance"}, "symbol": SYMBOL}
-        ticker_req = build_request("POST", HOST, server.port, "/api/exchange/fetchTicker",
-                                   ticker_body, auth)
+        ticker_req = build_request(
+            "POST", HOST, server.port, "/api/exchange/fetchTicker", ticker_body, auth
+        )
         emu_port = int(emulator.base_url.rsplit(":", 1)[1])
 
         # First calls: markets load on both sides; check that answers are what we think.
@@ -161,14 +171,22 @@ async def section_latency(plan: Plan, emulator: EmulatorProcess, overrides: dict
         first_direct = time.perf_counter() - began
         if (await exchange.fetch_ticker(SYMBOL))["symbol"] != SYMBOL:
             raise RuntimeError("direct fetch_ticker returned another symbol")
-        facts["markets loaded by ccxt"] = f"{len(exchange.markets):,} (emulator symbols {plan.symbols:,})"
+        facts["markets loaded by ccxt"] = (
+            f"{len(exchange.markets):,} (emulator symbols {plan.symbols:,})"
+        )
         facts["response bytes"] = f"fetchTicker via server {len(body):,}"
 
         targets = [
-            http_target("emulator GET ticker/24hr (raw client)", emu_port,
-                        build_request("GET", HOST, emu_port, EMULATOR_TICKER_PATH)),
-            http_target("server GET /health", server.port,
-                        build_request("GET", HOST, server.port, "/health")),
+            http_target(
+                "emulator GET ticker/24hr (raw client)",
+                emu_port,
+                build_request("GET", HOST, emu_port, EMULATOR_TICKER_PATH),
+            ),
+            http_target(
+                "server GET /health",
+                server.port,
+                build_request("GET", HOST, server.port, "/health"),
+            ),
             http_target("server POST fetchTicker", server.port, ticker_req),
             direct_target(exchange),
         ]
@@ -190,43 +208,96 @@ async def section_latency(plan: Plan, emulator: EmulatorProcess, overrides: dict
         rows = []
         seq = {name: LoadResult(1, len(lat), 0, totals[name], lat) for name, lat in merged.items()}
         for name, res in seq.items():
-            rows.append([name, res.completed, res.pct_ms(50), res.pct_ms(90), res.pct_ms(99),
-                         res.pct_ms(99.9), res.mean_ms, res.rps])
+            rows.append(
+                [
+                    name,
+                    res.completed,
+                    res.pct_ms(50),
+                    res.pct_ms(90),
+                    res.pct_ms(99),
+                    res.pct_ms(99.9),
+                    res.mean_ms,
+                    res.rps,
+                ]
+            )
         server_p50 = seq["server POST fetchTicker"].pct_ms(50)
         direct_p50 = seq["direct ccxt fetch_ticker (in-process)"].pct_ms(50)
         added = server_p50 - direct_p50
-        added_p99 = (seq["server POST fetchTicker"].pct_ms(99)
-                     - seq["direct ccxt fetch_ticker (in-process)"].pct_ms(99))
+        added_p99 = seq["server POST fetchTicker"].pct_ms(99) - seq[
+            "direct ccxt fetch_ticker (in-process)"
+        ].pct_ms(99)
         verdict = "MET" if added <= TARGET_ADDED_P50_MS else "MISSED"
-        out.append(table(
-            f"1a. Sequential latency (concurrency 1, {plan.sequential:,} requests after "
-            f"{plan.warmup} warm-up, {plan.rounds} alternating rounds), ms",
-            ["target", "n", "p50", "p90", "p99", "p99.9", "mean", "req/s"], rows,
-            [(f"server p50 - direct p50 = {added:.3f} ms added by the server "
-             f"(target <= {TARGET_ADDED_P50_MS} ms: {verdict}); p99 difference {added_p99:.3f} ms"),
-             (f"first call (markets load): server fetchTicker {first_server * 1000:.0f} ms, "
-             f"direct load_markets {first_direct * 1000:.0f} ms (the server imports ccxt at start)")],
-        ))
+        out.append(
+            table(
+                f"1a. Sequential latency (concurrency 1, {plan.sequential:,} requests after "
+                f"{plan.warmup} warm-up, {plan.rounds} alternating rounds), ms",
+                ["target", "n", "p50", "p90", "p99", "p99.9", "mean", "req/s"],
+                rows,
+                [
+                    (
+                        f"server p50 - direct p50 = {added:.3f} ms added by the server "
+                        f"(target <= {TARGET_ADDED_P50_MS} ms: {verdict}); p99 difference {added_p99:.3f} ms"
+                    ),
+                    (
+                        f"first call (markets load): server fetchTicker {first_server * 1000:.0f} ms, "
+                        f"direct load_markets {first_direct * 1000:.0f} ms (the server imports ccxt at start)"
+                    ),
+                ],
+            )
+        )
 
         # (b) throughput at a few concurrency levels.
         rows = []
         for concurrency in plan.concurrency:
             for target in targets:
-                res = await measure(target, concurrency, plan.load_requests,
-                                    plan.load_seconds, pids)
-                per_req = {k: v / res.completed * 1e6 if res.completed else float("nan")
-                           for k, v in res.cpu.items()}
-                rows.append([target.name, concurrency, res.completed, res.errors, res.seconds,
-                             res.rps, res.pct_ms(50), res.pct_ms(99), per_req["server"],
-                             per_req["emulator"], per_req["bench"]])
-        out.append(table(
-            f"1b. Throughput (bounded by {plan.load_requests:,} requests and "
-            f"{plan.load_seconds:g} s per row; one keep-alive connection or worker per level)",
-            ["target", "conc", "done", "err", "s", "req/s", "p50 ms", "p99 ms",
-             "srv CPU us/req", "emu CPU us/req", "bench CPU us/req"], rows,
-            [("CPU columns: user+sys CPU of each process during the row / requests done "
-             "(10 ms tick resolution); all three processes share the machine's cores.")],
-        ))
+                res = await measure(
+                    target, concurrency, plan.load_requests, plan.load_seconds, pids
+                )
+                per_req = {
+                    k: v / res.completed * 1e6 if res.completed else float("nan")
+                    for k, v in res.cpu.items()
+                }
+                rows.append(
+                    [
+                        target.name,
+                        concurrency,
+                        res.completed,
+                        res.errors,
+                        res.seconds,
+                        res.rps,
+                        res.pct_ms(50),
+                        res.pct_ms(99),
+                        per_req["server"],
+                        per_req["emulator"],
+                        per_req["bench"],
+                    ]
+                )
+        out.append(
+            table(
+                f"1b. Throughput (bounded by {plan.load_requests:,} requests and "
+                f"{plan.load_seconds:g} s per row; one keep-alive connection or worker per level)",
+                [
+                    "target",
+                    "conc",
+                    "done",
+                    "err",
+                    "s",
+                    "req/s",
+                    "p50 ms",
+                    "p99 ms",
+                    "srv CPU us/req",
+                    "emu CPU us/req",
+                    "bench CPU us/req",
+                ],
+                rows,
+                [
+                    (
+                        "CPU columns: user+sys CPU of each process during the row / requests done "
+                        "(10 ms tick resolution); all three processes share the machine's cores."
+                    )
+                ],
+            )
+        )
     finally:
         await exchange.close()
         await server.stop()
@@ -235,17 +306,23 @@ async def section_latency(plan: Plan, emulator: EmulatorProcess, overrides: dict
 
 # -- section 2: cold single flight ----------------------------------------------------------
 
-EXCHANGE_INFO = {"spot": "/api/v3/exchangeInfo", "fapi": "/fapi/v1/exchangeInfo",
-                 "dapi": "/dapi/v1/exchangeInfo"}
+EXCHANGE_INFO = {
+    "spot": "/api/v3/exchangeInfo",
+    "fapi": "/fapi/v1/exchangeInfo",
+    "dapi": "/dapi/v1/exchangeInfo",
+}
 
 
 def _info_counts(counts: dict[str, int]) -> list[int]:
-    return [sum(n for path, n in counts.items() if path.endswith(suffix))
-            for suffix in EXCHANGE_INFO.values()]
+    return [
+        sum(n for path, n in counts.items() if path.endswith(suffix))
+        for suffix in EXCHANGE_INFO.values()
+    ]
 
 
-async def section_cold(plan: Plan, emulator: EmulatorProcess, overrides: dict[str, Any],
-                       config_text: str, token: str) -> list[str]:
+async def section_cold(
+    plan: Plan, emulator: EmulatorProcess, overrides: dict[str, Any], config_text: str, token: str
+) -> list[str]:
     rows = []
     n = plan.cold_clients
     body = {"config": {"exchangeId": "binance"}, "symbol": SYMBOL}
@@ -254,8 +331,14 @@ async def section_cold(plan: Plan, emulator: EmulatorProcess, overrides: dict[st
         server = ServerProcess(config_text, token)
         try:
             ready = await server.start()
-            req = build_request("POST", HOST, server.port, "/api/exchange/fetchTicker", body,
-                                {"Authorization": f"Bearer {token}"})
+            req = build_request(
+                "POST",
+                HOST,
+                server.port,
+                "/api/exchange/fetchTicker",
+                body,
+                {"Authorization": f"Bearer {token}"},
+            )
             conns = await open_connections(HOST, server.port, n)  # connected before t0
             began = time.perf_counter()
 
@@ -272,9 +355,20 @@ async def section_cold(plan: Plan, emulator: EmulatorProcess, overrides: dict[st
             times = sorted(t for _, t in answers)
             ok = sum(1 for s, _ in answers if s == 200)
             loads = max(info)
-            rows.append([f"server, fresh process #{run}", n, ok, *info, loads,
-                         counts.get("/api/v3/ticker/24hr", 0), times[0] * 1000,
-                         times[len(times) // 2] * 1000, times[-1] * 1000, ready * 1000])
+            rows.append(
+                [
+                    f"server, fresh process #{run}",
+                    n,
+                    ok,
+                    *info,
+                    loads,
+                    counts.get("/api/v3/ticker/24hr", 0),
+                    times[0] * 1000,
+                    times[len(times) // 2] * 1000,
+                    times[-1] * 1000,
+                    ready * 1000,
+                ]
+            )
         finally:
             await server.stop()
 
@@ -288,31 +382,66 @@ async def section_cold(plan: Plan, emulator: EmulatorProcess, overrides: dict[st
             await exchange.fetch_ticker(SYMBOL)
             return time.perf_counter() - began
 
-        times = sorted(await asyncio.wait_for(
-            asyncio.gather(*(direct_one() for _ in range(n))), 120))
+        times = sorted(
+            await asyncio.wait_for(asyncio.gather(*(direct_one() for _ in range(n))), 120)
+        )
     finally:
         await exchange.close()
     counts = await emulator.counts()
     info = _info_counts(counts)
-    rows.append(["direct ccxt, fresh instance (reference)", n, n, *info, max(info),
-                 counts.get("/api/v3/ticker/24hr", 0), times[0] * 1000,
-                 times[len(times) // 2] * 1000, times[-1] * 1000, float("nan")])
+    rows.append(
+        [
+            "direct ccxt, fresh instance (reference)",
+            n,
+            n,
+            *info,
+            max(info),
+            counts.get("/api/v3/ticker/24hr", 0),
+            times[0] * 1000,
+            times[len(times) // 2] * 1000,
+            times[-1] * 1000,
+            float("nan"),
+        ]
+    )
     worst = max(r[6] for r in rows[:-1])
-    return [table(
-        f"2. Cold start: {n} simultaneous fetchTicker for binance on a fresh server",
-        ["run", "clients", "200s", "spot info", "fapi info", "dapi info", "loads",
-         "tickers", "first ms", "median ms", "last ms", "ready ms"], rows,
-        [(f"loads = max exchangeInfo requests per section (one load_markets = one each of "
-         f"spot/fapi/dapi); target 1: {'MET' if worst == 1 else 'MISSED'} (worst {worst})"),
-         ("times from the moment all requests were sent (connections opened before); "
-         "'ready' = process start to first GET /health 200")],
-    )]
+    return [
+        table(
+            f"2. Cold start: {n} simultaneous fetchTicker for binance on a fresh server",
+            [
+                "run",
+                "clients",
+                "200s",
+                "spot info",
+                "fapi info",
+                "dapi info",
+                "loads",
+                "tickers",
+                "first ms",
+                "median ms",
+                "last ms",
+                "ready ms",
+            ],
+            rows,
+            [
+                (
+                    f"loads = max exchangeInfo requests per section (one load_markets = one each of "
+                    f"spot/fapi/dapi); target 1: {'MET' if worst == 1 else 'MISSED'} (worst {worst})"
+                ),
+                (
+                    "times from the moment all requests were sent (connections opened before); "
+                    "'ready' = process start to first GET /health 200"
+                ),
+            ],
+        )
+    ]
 
 
 # -- section 3: memory ----------------------------------------------------------------------
 
-async def section_memory(plan: Plan, emulator: EmulatorProcess, config_text: str,
-                         token: str) -> list[str]:
+
+async def section_memory(
+    plan: Plan, emulator: EmulatorProcess, config_text: str, token: str
+) -> list[str]:
     await emulator.reset()
     server = ServerProcess(config_text, token)
     rows: list[list[Any]] = []
@@ -325,8 +454,9 @@ async def section_memory(plan: Plan, emulator: EmulatorProcess, config_text: str
             await asyncio.sleep(0.5)
             mem = memory_kib(server.pid)
             info = _info_counts(await emulator.counts())
-            rows.append([label, instances, mem["VmRSS"] / 1024, mem["VmHWM"] / 1024,
-                         max(info), create_ms])
+            rows.append(
+                [label, instances, mem["VmRSS"] / 1024, mem["VmHWM"] / 1024, max(info), create_ms]
+            )
             return mem
 
         async def create(config: dict[str, Any]) -> float:
@@ -348,10 +478,16 @@ async def section_memory(plan: Plan, emulator: EmulatorProcess, config_text: str
             first = made
             while made < step:
                 made += 1
-                spent += await create({"exchangeId": "binance", "apiKey": f"bench-key-{made:04d}",
-                                       "secret": f"bench-secret-{made:04d}-{secrets.token_hex(8)}"})
-            mem = await snapshot(f"{step} credentialed instances", step,
-                                 spent / max(made - first, 1))
+                spent += await create(
+                    {
+                        "exchangeId": "binance",
+                        "apiKey": f"bench-key-{made:04d}",
+                        "secret": f"bench-secret-{made:04d}-{secrets.token_hex(8)}",
+                    }
+                )
+            mem = await snapshot(
+                f"{step} credentialed instances", step, spent / max(made - first, 1)
+            )
             rss[step] = mem["VmRSS"]
         await conn.close()
     finally:
@@ -361,18 +497,28 @@ async def section_memory(plan: Plan, emulator: EmulatorProcess, config_text: str
     verdict = "MET" if per < TARGET_MIB_PER_INSTANCE else "MISSED"
     mid = plan.instance_steps[-2] if len(plan.instance_steps) > 2 else lo
     per_mid = (rss[hi] - rss[mid]) / max(hi - mid, 1)
-    return [table(
-        "3. Server memory with cached credentialed binance instances (POST /api/exchange/instance)",
-        ["state", "cred. inst.", "VmRSS MiB", "VmHWM MiB", "loads", "create ms/inst"], rows,
-        [(f"per additional instance (RSS{hi} - RSS{lo}) / {hi - lo} = {per * 1024:.0f} KiB "
-         f"= {per:.3f} MiB (target < {TARGET_MIB_PER_INSTANCE} MiB: {verdict})"),
-         (f"(RSS{hi} - RSS{mid}) / {hi - mid} = {per_mid:.0f} KiB: the first instances fit in "
-         "memory the allocator kept from the markets load, so RSS grows late"),
-         "loads = exchangeInfo requests per section so far (1 = markets loaded once and shared)"],
-    )]
+    return [
+        table(
+            "3. Server memory with cached credentialed binance instances (POST /api/exchange/instance)",
+            ["state", "cred. inst.", "VmRSS MiB", "VmHWM MiB", "loads", "create ms/inst"],
+            rows,
+            [
+                (
+                    f"per additional instance (RSS{hi} - RSS{lo}) / {hi - lo} = {per * 1024:.0f} KiB "
+                    f"= {per:.3f} MiB (target < {TARGET_MIB_PER_INSTANCE} MiB: {verdict})"
+                ),
+                (
+                    f"(RSS{hi} - RSS{mid}) / {hi - mid} = {per_mid:.0f} KiB: the first instances fit in "
+                    "memory the allocator kept from the markets load, so RSS grows late"
+                ),
+                "loads = exchangeInfo requests per section so far (1 = markets loaded once and shared)",
+            ],
+        )
+    ]
 
 
 # -- main -----------------------------------------------------------------------------------
+
 
 async def run(plan: Plan, *, log_level: str) -> None:
     from tests.emulator.overrides import emulator_overrides
@@ -390,18 +536,24 @@ async def run(plan: Plan, *, log_level: str) -> None:
         sections += await section_memory(plan, emulator, config_text, token)
         try:
             import uvloop  # noqa: F401
+
             loop = "uvloop (bench, emulator; uvicorn picks uvloop too)"
         except ImportError:
             loop = "asyncio"
-        print(machine_header("bench.rest: REST through profitmaker-server vs. ccxt in-process", {
-            "event loop": loop,
-            "server log_level": log_level,
-            "ccxt enableRateLimit": "false (server and direct)",
-            **facts,
-            "loadavg 1/5/15 min": f"{' '.join(load_before)} at start, "
-            f"{' '.join(Path('/proc/loadavg').read_text().split()[:3])} at end "
-            "(other work on the machine skews every figure)",
-        }))
+        print(
+            machine_header(
+                "bench.rest: REST through profitmaker-server vs. ccxt in-process",
+                {
+                    "event loop": loop,
+                    "server log_level": log_level,
+                    "ccxt enableRateLimit": "false (server and direct)",
+                    **facts,
+                    "loadavg 1/5/15 min": f"{' '.join(load_before)} at start, "
+                    f"{' '.join(Path('/proc/loadavg').read_text().split()[:3])} at end "
+                    "(other work on the machine skews every figure)",
+                },
+            )
+        )
         for section in sections:
             print(section)
     finally:
@@ -411,11 +563,16 @@ async def run(plan: Plan, *, log_level: str) -> None:
 async def run_overhead(plan: OverheadPlan, *, log_level: str) -> None:
     load_before = Path("/proc/loadavg").read_text().split()[:3]
     sections = await section_overhead(plan, log_level=log_level)
-    print(machine_header("bench.rest --overhead: server cost per request, ours vs bare Litestar", {
-        "server stack": server_stack(),
-        "loadavg 1/5/15 min": f"{' '.join(load_before)} at start, "
-        f"{' '.join(Path('/proc/loadavg').read_text().split()[:3])} at end",
-    }))
+    print(
+        machine_header(
+            "bench.rest --overhead: server cost per request, ours vs bare Litestar",
+            {
+                "server stack": server_stack(),
+                "loadavg 1/5/15 min": f"{' '.join(load_before)} at start, "
+                f"{' '.join(Path('/proc/loadavg').read_text().split()[:3])} at end",
+            },
+        )
+    )
     for section in sections:
         print(section)
 
@@ -426,10 +583,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="short run (about a minute)")
     parser.add_argument("--symbols", type=int, default=2000, help="emulator market list size")
-    parser.add_argument("--log-level", default="info",
-                        help="server log_level (default info, as deployed: one line per request)")
-    parser.add_argument("--overhead", action="store_true",
-                        help="only the server-overhead table (bare Litestar vs ours)")
+    parser.add_argument(
+        "--log-level",
+        default="info",
+        help="server log_level (default info, as deployed: one line per request)",
+    )
+    parser.add_argument(
+        "--overhead",
+        action="store_true",
+        help="only the server-overhead table (bare Litestar vs ours)",
+    )
     parser.add_argument("--repeats", type=int, default=3, help="--overhead: interleaved runs")
     parser.add_argument("--max-minutes", type=float, default=20.0, help="hard stop for the run")
     args = parser.parse_args(argv)
@@ -439,8 +602,11 @@ def main(argv: list[str] | None = None) -> int:
         task = asyncio.current_task()
         assert task is not None
         asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
-        work = (run_overhead(OverheadPlan(repeats=args.repeats), log_level=args.log_level)
-                if args.overhead else run(plan, log_level=args.log_level))
+        work = (
+            run_overhead(OverheadPlan(repeats=args.repeats), log_level=args.log_level)
+            if args.overhead
+            else run(plan, log_level=args.log_level)
+        )
         await asyncio.wait_for(work, args.max_minutes * 60)
 
     try:

@@ -63,8 +63,9 @@ def main() -> int:
     parser.add_argument("--ticker", required=True, help="JSON file: the ticker to answer")
     args = parser.parse_args()
     ticker = json.loads(Path(args.ticker).read_text())
-    settings = load_settings(env={}, overrides={"host": args.host, "port": args.port,
-                                                "socket_port": 0})
+    settings = load_settings(
+        env={}, overrides={"host": args.host, "port": args.port, "socket_port": 0}
+    )
     serve_asgi(settings, bare_app(ticker))
     return 0
 

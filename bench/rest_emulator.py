@@ -62,10 +62,15 @@ async def serve(symbols: int, weight_limit: int | None = None, accounts: int = 0
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--symbols", type=int, default=2000)
-    parser.add_argument("--weight-limit", type=int, default=None,
-                        help="per-IP REQUEST_WEIGHT per minute; over it 429, then 418")
-    parser.add_argument("--accounts", type=int, default=0,
-                        help="extra API keys bench-key-<i> / bench-secret-<i>")
+    parser.add_argument(
+        "--weight-limit",
+        type=int,
+        default=None,
+        help="per-IP REQUEST_WEIGHT per minute; over it 429, then 418",
+    )
+    parser.add_argument(
+        "--accounts", type=int, default=0, help="extra API keys bench-key-<i> / bench-secret-<i>"
+    )
     args = parser.parse_args()
     try:
         import uvloop

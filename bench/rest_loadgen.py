@@ -17,8 +17,14 @@ from typing import Any
 Call = Callable[[], Awaitable[bool]]
 
 
-def build_request(method: str, host: str, port: int, path: str,
-                  body: Any = None, headers: dict[str, str] | None = None) -> bytes:
+def build_request(
+    method: str,
+    host: str,
+    port: int,
+    path: str,
+    body: Any = None,
+    headers: dict[str, str] | None = None,
+) -> bytes:
     """The bytes of one HTTP/1.1 keep-alive request, built once and re-sent as is."""
     payload = b"" if body is None else json.dumps(body, separators=(",", ":")).encode()
     lines = [f"{method} {path} HTTP/1.1", f"Host: {host}:{port}"]
@@ -49,7 +55,7 @@ class Connection:
         at = lowered.find(b"\r\ncontent-length:")
         if at >= 0:
             end = lowered.index(b"\r\n", at + 2)
-            return status, await self._reader.readexactly(int(head[at + 17:end]))
+            return status, await self._reader.readexactly(int(head[at + 17 : end]))
         if b"\r\ntransfer-encoding: chunked" in lowered:
             return status, await self._read_chunked()
         raise RuntimeError("response without Content-Length or chunked body")
@@ -112,8 +118,13 @@ def percentile(values: Sequence[int], q: float) -> float:
     return float(ordered[rank - 1])
 
 
-async def run_load(calls: Sequence[Call], *, max_requests: int, max_seconds: float,
-                   hard_timeout: float | None = None) -> LoadResult:
+async def run_load(
+    calls: Sequence[Call],
+    *,
+    max_requests: int,
+    max_seconds: float,
+    hard_timeout: float | None = None,
+) -> LoadResult:
     """Run ``len(calls)`` workers until ``max_requests`` are issued or ``max_seconds`` pass.
 
     Each worker awaits its call in a loop (one request in flight per worker). A call that

@@ -39,8 +39,7 @@ class OverheadPlan:
 
 def our_config(log_level: str) -> str:
     """As deployed (log level info: one line per request), a ticker cached for 10 minutes."""
-    return (f'log_level = "{log_level}"\n'
-            "[budget.max_age_ms]\nticker = 600000\n")
+    return f'log_level = "{log_level}"\n[budget.max_age_ms]\nticker = 600000\n'
 
 
 @dataclass
@@ -53,8 +52,9 @@ class Row:
     cpu_us: float
 
 
-async def _load(port: int, request: bytes, plan: OverheadPlan, pid: int,
-                seconds: float) -> LoadResult:
+async def _load(
+    port: int, request: bytes, plan: OverheadPlan, pid: int, seconds: float
+) -> LoadResult:
     conns = await open_connections(HOST, port, plan.concurrency)
     try:
         calls = [c.caller(request) for c in conns]
@@ -71,8 +71,14 @@ async def _load(port: int, request: bytes, plan: OverheadPlan, pid: int,
 
 async def _cached_ticker(port: int, token: str) -> dict[str, Any]:
     """Two fetchTicker calls: the first fills the cache, the second must come from it."""
-    request = build_request("POST", HOST, port, "/api/exchange/fetchTicker", TICKER_BODY,
-                            {"Authorization": f"Bearer {token}"})
+    request = build_request(
+        "POST",
+        HOST,
+        port,
+        "/api/exchange/fetchTicker",
+        TICKER_BODY,
+        {"Authorization": f"Bearer {token}"},
+    )
     conn = await Connection.open(HOST, port)
     try:
         for _ in range(2):
@@ -98,11 +104,15 @@ async def section_overhead(plan: OverheadPlan, *, log_level: str = "info") -> li
         targets = []
         for name, proc, headers in (("bare Litestar", bare, {}), ("ours", ours, auth)):
             targets += [
-                (name, "GET /health", proc,
-                 build_request("GET", HOST, proc.port, "/health")),
-                (name, "POST fetchTicker (cached)", proc,
-                 build_request("POST", HOST, proc.port, "/api/exchange/fetchTicker",
-                               TICKER_BODY, headers)),
+                (name, "GET /health", proc, build_request("GET", HOST, proc.port, "/health")),
+                (
+                    name,
+                    "POST fetchTicker (cached)",
+                    proc,
+                    build_request(
+                        "POST", HOST, proc.port, "/api/exchange/fetchTicker", TICKER_BODY, headers
+                    ),
+                ),
             ]
         targets.sort(key=lambda t: (t[1], t[0]))  # per route: bare, then ours
         for _, _, proc, request in targets:
@@ -111,8 +121,16 @@ async def section_overhead(plan: OverheadPlan, *, log_level: str = "info") -> li
         for _ in range(plan.repeats):
             for name, route, proc, request in targets:
                 res = await _load(proc.port, request, plan, proc.pid, plan.seconds)
-                runs.append(Row(name, route, res.rps, res.pct_ms(50), res.pct_ms(99),
-                                res.cpu["server"] / res.completed * 1e6))
+                runs.append(
+                    Row(
+                        name,
+                        route,
+                        res.rps,
+                        res.pct_ms(50),
+                        res.pct_ms(99),
+                        res.cpu["server"] / res.completed * 1e6,
+                    )
+                )
     finally:
         await ours.stop()
         if bare is not None:
@@ -126,8 +144,13 @@ def _report(plan: OverheadPlan, runs: list[Row], log_level: str) -> str:
     for route, app in keys:
         mine = [r for r in runs if (r.route, r.app) == (route, app)]
         median[(route, app)] = Row(
-            app, route, *(statistics.median(getattr(r, f) for r in mine)
-                          for f in ("rps", "p50_ms", "p99_ms", "cpu_us")))
+            app,
+            route,
+            *(
+                statistics.median(getattr(r, f) for r in mine)
+                for f in ("rps", "p50_ms", "p99_ms", "cpu_us")
+            ),
+        )
     rows = []
     notes = []
     for route, app in keys:
@@ -138,18 +161,27 @@ def _report(plan: OverheadPlan, runs: list[Row], log_level: str) -> str:
         rows.append([route, app, m.rps, m.p50_ms, m.p99_ms, m.cpu_us, spread, ratio])
         if app != "bare Litestar":
             verdict = "MET" if ratio <= TARGET_RATIO else "MISSED"
-            notes.append(f"{route}: ours / bare CPU per request = {ratio:.2f} "
-                         f"(target <= {TARGET_RATIO}: {verdict})")
+            notes.append(
+                f"{route}: ours / bare CPU per request = {ratio:.2f} "
+                f"(target <= {TARGET_RATIO}: {verdict})"
+            )
     notes += [
-        (f"medians of {plan.repeats} interleaved runs, each {plan.seconds:g} s at "
-         f"c{plan.concurrency} (keep-alive, one request in flight per connection); both apps on "
-         "app.cli.serve_asgi, ours at log_level " + log_level),
-        ("srv CPU us/req: user+sys CPU of the server process during the run / requests "
-         "(10 ms tick resolution); 'runs' lists it per run"),
+        (
+            f"medians of {plan.repeats} interleaved runs, each {plan.seconds:g} s at "
+            f"c{plan.concurrency} (keep-alive, one request in flight per connection); both apps on "
+            "app.cli.serve_asgi, ours at log_level " + log_level
+        ),
+        (
+            "srv CPU us/req: user+sys CPU of the server process during the run / requests "
+            "(10 ms tick resolution); 'runs' lists it per run"
+        ),
     ]
-    return table("4. Server overhead per request: bare Litestar app vs ours, same server stack",
-                 ["route", "app", "req/s", "p50 ms", "p99 ms", "srv CPU us/req", "runs",
-                  "x bare"], rows, notes)
+    return table(
+        "4. Server overhead per request: bare Litestar app vs ours, same server stack",
+        ["route", "app", "req/s", "p50 ms", "p99 ms", "srv CPU us/req", "runs", "x bare"],
+        rows,
+        notes,
+    )
 
 
 def server_stack() -> str:
@@ -160,5 +192,7 @@ def server_stack() -> str:
     from app.settings import load_settings
 
     config = uvicorn_config(load_settings(env={}, overrides={"host": HOST}), None)
-    return (f"uvicorn {version('uvicorn')} (http={config.http}, loop={config.loop}, "
-            f"access_log={config.access_log})")
+    return (
+        f"uvicorn {version('uvicorn')} (http={config.http}, loop={config.loop}, "
+        f"access_log={config.access_log})"
+    )

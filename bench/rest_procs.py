@@ -38,6 +38,7 @@ def _die_with_parent() -> None:
 
 # -- TOML ---------------------------------------------------------------------------------
 
+
 def _toml_value(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -73,11 +74,13 @@ def _strip_none(node: Any) -> Any:
 
 def server_config(overrides: dict[str, Any], *, log_level: str = "info") -> str:
     ccxt_override = _strip_none(overrides)
-    text = toml_document({
-        "": {"log_level": log_level},
-        "ccxt": {"enable_rate_limit": False},
-        "exchanges.binance": {"ccxt": ccxt_override},
-    })
+    text = toml_document(
+        {
+            "": {"log_level": log_level},
+            "ccxt": {"enable_rate_limit": False},
+            "exchanges.binance": {"ccxt": ccxt_override},
+        }
+    )
     parsed = tomllib.loads(text)  # round-trip check: what the server will read
     if parsed["exchanges"]["binance"]["ccxt"] != ccxt_override:
         raise AssertionError("TOML writer lost part of the ccxt overrides")
@@ -85,6 +88,7 @@ def server_config(overrides: dict[str, Any], *, log_level: str = "info") -> str:
 
 
 # -- /proc --------------------------------------------------------------------------------
+
 
 def memory_kib(pid: int) -> dict[str, int]:
     """VmRSS and VmHWM of a process, in KiB."""
@@ -103,6 +107,7 @@ def cpu_seconds(pid: int) -> float:
 
 
 # -- children -----------------------------------------------------------------------------
+
 
 class _Child:
     proc: asyncio.subprocess.Process | None = None
@@ -133,9 +138,16 @@ class EmulatorProcess(_Child):
 
     async def start(self) -> None:
         self.proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bench.rest_emulator", "--symbols", str(self.symbols),
-            cwd=REPO, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-            start_new_session=True, preexec_fn=_die_with_parent,
+            sys.executable,
+            "-m",
+            "bench.rest_emulator",
+            "--symbols",
+            str(self.symbols),
+            cwd=REPO,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            start_new_session=True,
+            preexec_fn=_die_with_parent,
         )
         hello = await self._line(timeout=60)
         self.base_url = hello["base_url"]
@@ -186,8 +198,13 @@ class ServerProcess(_Child):
         with self.log_path.open("ab") as log:
             self.proc = await asyncio.create_subprocess_exec(
                 *self.command(config),
-                cwd=REPO, env=env, stdin=asyncio.subprocess.DEVNULL,
-                stdout=log, stderr=log, start_new_session=True, preexec_fn=_die_with_parent,
+                cwd=REPO,
+                env=env,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                start_new_session=True,
+                preexec_fn=_die_with_parent,
             )
         while True:
             if self.proc.returncode is not None:
@@ -207,8 +224,15 @@ class ServerProcess(_Child):
 
     def command(self, config: Path) -> list[str]:
         """The child's argv (the CLI with the config file)."""
-        return [str(Path(sys.executable).parent / "profitmaker-server"),
-                "--host", HOST, "--port", str(self.port), "--config", str(config)]
+        return [
+            str(Path(sys.executable).parent / "profitmaker-server"),
+            "--host",
+            HOST,
+            "--port",
+            str(self.port),
+            "--config",
+            str(config),
+        ]
 
     def log_tail(self, lines: int = 20) -> str:
         try:
@@ -233,5 +257,14 @@ class BareProcess(ServerProcess):
     def command(self, config: Path) -> list[str]:
         ticker = Path(self._dir.name) / "ticker.json"
         ticker.write_text(json.dumps(self.ticker))
-        return [sys.executable, "-m", "bench.rest_bare", "--host", HOST, "--port",
-                str(self.port), "--ticker", str(ticker)]
+        return [
+            sys.executable,
+            "-m",
+            "bench.rest_bare",
+            "--host",
+            HOST,
+            "--port",
+            str(self.port),
+            "--ticker",
+            str(ticker),
+        ]

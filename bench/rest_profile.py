@@ -30,9 +30,27 @@ from bench.rest_loadgen import build_request, open_connections, run_load
 from bench.rest_procs import HOST, EmulatorProcess, free_port
 from bench.rest_report import table
 
-PACKAGES = ("ccxt", "aiohttp", "yarl", "multidict", "litestar", "structlog", "uvicorn",
-            "httptools", "msgspec", "socketio", "engineio", "uvloop", "logging", "json", "re",
-            "asyncio", "app", "bench", "dependency_injector")
+PACKAGES = (
+    "ccxt",
+    "aiohttp",
+    "yarl",
+    "multidict",
+    "litestar",
+    "structlog",
+    "uvicorn",
+    "httptools",
+    "msgspec",
+    "socketio",
+    "engineio",
+    "uvloop",
+    "logging",
+    "json",
+    "re",
+    "asyncio",
+    "app",
+    "bench",
+    "dependency_injector",
+)
 
 
 def package_of(filename: str) -> str:
@@ -60,27 +78,46 @@ async def profile(args: argparse.Namespace) -> str:
         await emulator.start()
         token = secrets.token_urlsafe(16)
         port = free_port()
-        settings = load_settings(env={}, overrides={
-            "host": HOST, "port": port, "api_token": token, "log_level": args.log_level,
-            "ccxt": {"enable_rate_limit": False},
-            "exchanges": {"binance": {"ccxt": emulator_overrides(emulator.base_url)}},
-        })
+        settings = load_settings(
+            env={},
+            overrides={
+                "host": HOST,
+                "port": port,
+                "api_token": token,
+                "log_level": args.log_level,
+                "ccxt": {"enable_rate_limit": False},
+                "exchanges": {"binance": {"ccxt": emulator_overrides(emulator.base_url)}},
+            },
+        )
         sink = open("/dev/null", "w")  # noqa: SIM115 - same formatting work, no terminal
         configure_logging(settings.log_level, "json", stream=sink)
-        config = uvicorn.Config(create_app(settings), host=HOST, port=port, lifespan="on",
-                                log_config=None, access_log=False, timeout_graceful_shutdown=2)
+        config = uvicorn.Config(
+            create_app(settings),
+            host=HOST,
+            port=port,
+            lifespan="on",
+            log_config=None,
+            access_log=False,
+            timeout_graceful_shutdown=2,
+        )
         server = uvicorn.Server(config)
         task = asyncio.create_task(server.serve())
         await eventually(lambda: server.started, timeout=30, message="uvicorn started")
-        req = build_request("POST", HOST, port, "/api/exchange/fetchTicker",
-                            {"config": {"exchangeId": "binance"}, "symbol": "BTC/USDT"},
-                            {"Authorization": f"Bearer {token}"})
+        req = build_request(
+            "POST",
+            HOST,
+            port,
+            "/api/exchange/fetchTicker",
+            {"config": {"exchangeId": "binance"}, "symbol": "BTC/USDT"},
+            {"Authorization": f"Bearer {token}"},
+        )
         path_req = build_request("GET", HOST, port, "/health")
         data = req if args.path == "fetchTicker" else path_req
         calls = [c.caller(data) for c in await open_connections(HOST, port, args.concurrency)]
         await run_load(calls, max_requests=500, max_seconds=30)  # warm-up, markets load
         gc_pauses = await gc_pauses_during(
-            run_load(calls, max_requests=args.requests, max_seconds=60))
+            run_load(calls, max_requests=args.requests, max_seconds=60)
+        )
         cycles = await cyclic_garbage_of(run_load(calls, max_requests=1000, max_seconds=30))
         profiler = cProfile.Profile()
         began = time.perf_counter()
@@ -102,20 +139,38 @@ async def profile(args: argparse.Namespace) -> str:
         by_pkg[package_of(filename)] += tottime
         total += tottime
     n = result.completed
-    rows = [[pkg, t * 1e6 / n, 100 * t / total] for pkg, t in
-            sorted(by_pkg.items(), key=lambda kv: -kv[1])[:18]]
-    out = [(f"# {n:,} {args.path} requests, concurrency {args.concurrency}, {wall:.2f} s "
-           f"({n / wall:,.0f} req/s under the profiler), log_level {args.log_level}")]
-    out.append(table(
-        f"garbage collector during {args.requests:,} unprofiled requests (same process)",
-        ["generation", "collections", "total ms", "max ms"],
-        [[g, len(p), sum(p) * 1e3, max(p, default=0) * 1e3] for g, p in gc_pauses.items()]))
-    out.append(table(
-        f"objects left in reference cycles, per request ({sum(cycles.values()) / 1000:.0f} "
-        "in all; freed only by the gc)",
-        ["type", "per request"], [[t, c / 1000] for t, c in cycles.most_common(12)]))
-    out.append(table("own time by package (profiled, incl. load client)",
-                     ["package", "us/request", "%"], rows))
+    rows = [
+        [pkg, t * 1e6 / n, 100 * t / total]
+        for pkg, t in sorted(by_pkg.items(), key=lambda kv: -kv[1])[:18]
+    ]
+    out = [
+        (
+            f"# {n:,} {args.path} requests, concurrency {args.concurrency}, {wall:.2f} s "
+            f"({n / wall:,.0f} req/s under the profiler), log_level {args.log_level}"
+        )
+    ]
+    out.append(
+        table(
+            f"garbage collector during {args.requests:,} unprofiled requests (same process)",
+            ["generation", "collections", "total ms", "max ms"],
+            [[g, len(p), sum(p) * 1e3, max(p, default=0) * 1e3] for g, p in gc_pauses.items()],
+        )
+    )
+    out.append(
+        table(
+            f"objects left in reference cycles, per request ({sum(cycles.values()) / 1000:.0f} "
+            "in all; freed only by the gc)",
+            ["type", "per request"],
+            [[t, c / 1000] for t, c in cycles.most_common(12)],
+        )
+    )
+    out.append(
+        table(
+            "own time by package (profiled, incl. load client)",
+            ["package", "us/request", "%"],
+            rows,
+        )
+    )
     frames = [  # (label, file suffix, function): cumulative time per request
         ("uvicorn run_asgi (whole app)", "httptools_impl.py", "run_asgi"),
         ("RequestLogMiddleware (outermost app mw)", "request_log.py", "__call__"),
@@ -127,20 +182,32 @@ async def profile(args: argparse.Namespace) -> str:
     ]
     cum_rows = []
     for label, suffix, func in frames:
-        cum = sum(v[3] for (f, _, fn), v in stats.stats.items()  # type: ignore[attr-defined]
-                  if fn == func and f.endswith(suffix))
+        cum = sum(
+            v[3]
+            for (f, _, fn), v in stats.stats.items()  # type: ignore[attr-defined]
+            if fn == func and f.endswith(suffix)
+        )
         cum_rows.append([label, cum * 1e6 / n])
-    out.append(table("cumulative time per request in key frames (profiled: ~2x slower than real)",
-                     ["frame", "us/request"], cum_rows))
+    out.append(
+        table(
+            "cumulative time per request in key frames (profiled: ~2x slower than real)",
+            ["frame", "us/request"],
+            cum_rows,
+        )
+    )
     buf = io.StringIO()
     pstats.Stats(profiler, stream=buf).sort_stats("tottime").print_stats(args.top)
     out.append("\n== top functions by own time\n" + _trim(buf.getvalue()))
     buf = io.StringIO()
     pstats.Stats(profiler, stream=buf).sort_stats("cumulative").print_stats(args.top)
     out.append("\n== top functions by cumulative time\n" + _trim(buf.getvalue()))
-    out.append(table("one request log line (app.observability setup, no profiler)",
-                     ["server log_level", "us/line"],
-                     [[lvl, log_line_cost(lvl)] for lvl in ("info", "warning")]))
+    out.append(
+        table(
+            "one request log line (app.observability setup, no profiler)",
+            ["server log_level", "us/line"],
+            [[lvl, log_line_cost(lvl)] for lvl in ("info", "warning")],
+        )
+    )
     return "\n".join(out)
 
 
@@ -162,8 +229,11 @@ async def gc_pauses_during(work: Any) -> dict[int, list[float]]:
     finally:
         gc.callbacks.remove(callback)
     after = [g["collections"] for g in gc.get_stats()]
-    print(f"# gc collections during the run {[a - b for a, b in zip(after, before, strict=False)]}, "
-          f"thresholds {gc.get_threshold()}", file=sys.stderr)
+    print(
+        f"# gc collections during the run {[a - b for a, b in zip(after, before, strict=False)]}, "
+        f"thresholds {gc.get_threshold()}",
+        file=sys.stderr,
+    )
     return pauses
 
 
@@ -182,8 +252,9 @@ async def cyclic_garbage_of(work: Any) -> Counter[str]:
         live = Counter(type(o).__qualname__ for o in gc.get_objects())
         live.subtract(live_before)
         grown = [(t, n) for t, n in live.most_common(8) if n > 0]
-        print(f"# tracked objects still alive after the run, growth by type: {grown}",
-              file=sys.stderr)
+        print(
+            f"# tracked objects still alive after the run, growth by type: {grown}", file=sys.stderr
+        )
         return found
     finally:
         gc.set_debug(0)
@@ -203,8 +274,13 @@ def log_line_cost(level: str, lines: int = 20_000) -> float:
         began = time.perf_counter()
         for i in range(lines):
             with structlog.contextvars.bound_contextvars(request_id=f"{i:032x}"):
-                log.info("http_request", method="POST", path="/api/exchange/fetchTicker",
-                         status=200, duration_ms=0.512)
+                log.info(
+                    "http_request",
+                    method="POST",
+                    path="/api/exchange/fetchTicker",
+                    status=200,
+                    duration_ms=0.512,
+                )
         return (time.perf_counter() - began) / lines * 1e6
 
 

@@ -10,15 +10,17 @@ from pathlib import Path
 from typing import Any
 
 
-def table(title: str, headers: Sequence[str], rows: Sequence[Sequence[Any]],
-          notes: Sequence[str] = ()) -> str:
+def table(
+    title: str, headers: Sequence[str], rows: Sequence[Sequence[Any]], notes: Sequence[str] = ()
+) -> str:
     """A title, a header row, a rule and right-aligned cells (the first column left-aligned)."""
     cells = [[str(h) for h in headers]] + [[_cell(v) for v in row] for row in rows]
     widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
 
     def line(row: Sequence[str]) -> str:
         return "  ".join(
-            c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths, strict=False))
+            c.ljust(w) if i == 0 else c.rjust(w)
+            for i, (c, w) in enumerate(zip(row, widths, strict=False))
         ).rstrip()
 
     out = [f"\n== {title}", line(cells[0]), "  ".join("-" * w for w in widths)]
@@ -31,8 +33,13 @@ def _cell(value: Any) -> str:
     if isinstance(value, float):
         if value != value:  # NaN
             return "-"
-        return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.3f}" if abs(value) < 10 \
+        return (
+            f"{value:,.0f}"
+            if abs(value) >= 1000
+            else f"{value:.3f}"
+            if abs(value) < 10
             else f"{value:.1f}"
+        )
     if isinstance(value, int):
         return f"{value:,}"
     return str(value)

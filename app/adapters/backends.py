@@ -48,7 +48,9 @@ class BackendRegistry:
         self._settings = settings
         self._failures = list(failures)
         self._allowed = (
-            frozenset(settings.allowed_exchanges) if settings.allowed_exchanges is not None else None
+            frozenset(settings.allowed_exchanges)
+            if settings.allowed_exchanges is not None
+            else None
         )
         self._routes = self._build_routes()
 

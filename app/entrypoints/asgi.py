@@ -39,9 +39,7 @@ class Application:
     straight away, as ``ASGIApp`` would send it, one layer fewer on the hot path (ADR 0110).
     """
 
-    def __init__(
-        self, asgi: Any, container: Container, http: Litestar, rest: Any = None
-    ) -> None:
+    def __init__(self, asgi: Any, container: Container, http: Litestar, rest: Any = None) -> None:
         self.asgi = asgi
         self.container = container
         self.http = http

@@ -67,12 +67,16 @@ def register_gauges(container: Container, connections: Callable[[], int]) -> Non
                 yield Sample(labels, snap.latest_age_seconds)
 
     metrics.gauge(
-        "streams_live", "Upstream streams running, by data type.", ("data_type",),
+        "streams_live",
+        "Upstream streams running, by data type.",
+        ("data_type",),
         lambda: per_data_type("streams"),
     )
     metrics.gauge(
-        "stream_subscribers", "Socket.IO subscribers of live streams, by data type.",
-        ("data_type",), lambda: per_data_type("subscribers"),
+        "stream_subscribers",
+        "Socket.IO subscribers of live streams, by data type.",
+        ("data_type",),
+        lambda: per_data_type("subscribers"),
     )
     metrics.gauge(
         "stream_last_update_age_seconds",
@@ -81,7 +85,9 @@ def register_gauges(container: Container, connections: Callable[[], int]) -> Non
         ages,
     )
     metrics.gauge(
-        "stream_subscriptions", "Socket.IO subscriptions open.", (),
+        "stream_subscriptions",
+        "Socket.IO subscriptions open.",
+        (),
         lambda: one(streams.stats()["subscriptions"]),
     )
     metrics.gauge(
@@ -94,7 +100,9 @@ def register_gauges(container: Container, connections: Callable[[], int]) -> Non
         lambda: one(getattr(publisher, "parked_updates", 0)),
     )
     register_budget_metrics(metrics, container.rate_budget().snapshot)
-    metrics.gauge("instance_cache_size", "Exchange instances cached.", (), lambda: one(cache.size()))
+    metrics.gauge(
+        "instance_cache_size", "Exchange instances cached.", (), lambda: one(cache.size())
+    )
     metrics.counter_source(
         "instance_cache_evictions",
         "Exchange instances evicted, by reason (expired, lru).",

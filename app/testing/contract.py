@@ -286,7 +286,9 @@ class ExchangeGatewayContract:
         gateway = contract_credentialed_gateway
         if gateway is None or not gateway.has("watchBalance"):
             pytest.skip("no credentialed gateway with watchBalance")
-        assert_balance(await self._next_update(gateway, "balance", "", "1m", contract_stream_trigger))
+        assert_balance(
+            await self._next_update(gateway, "balance", "", "1m", contract_stream_trigger)
+        )
 
     async def test_un_watch_and_close_leave_no_task_behind(
         self,
@@ -341,7 +343,9 @@ class ExchangeGatewayContract:
         try:
             if trigger is not None:
                 await asyncio.wait_for(
-                    trigger(gateway, data_type, symbol, timeframe if data_type == "ohlcv" else None),
+                    trigger(
+                        gateway, data_type, symbol, timeframe if data_type == "ohlcv" else None
+                    ),
                     WAIT_SECONDS,
                 )
             return await asyncio.wait_for(task, WAIT_SECONDS)

@@ -77,8 +77,10 @@ StreamKey = tuple[str, str, str | None]
 
 
 def _iso(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, tz=UTC).isoformat(timespec="milliseconds").replace(
-        "+00:00", "Z"
+    return (
+        datetime.fromtimestamp(ms / 1000, tz=UTC)
+        .isoformat(timespec="milliseconds")
+        .replace("+00:00", "Z")
     )
 
 
@@ -180,6 +182,7 @@ class FakeExchangeGateway:
         timeframe: str | None = None,
     ) -> int:
         """Wait until at least ``n`` watch calls wait on a stream; TimeoutError otherwise."""
+
         def count() -> int:
             return self.pending_watchers(data_type, symbol, timeframe)
 

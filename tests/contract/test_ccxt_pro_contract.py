@@ -38,7 +38,8 @@ async def pro_gateway(emulator: BinanceEmulator, **config: object) -> CcxtGatewa
 class TestCcxtProGatewaySpot(ExchangeGatewayContract):
     @pytest.fixture
     async def contract_gateway(
-        self, binance_emulator: BinanceEmulator  # noqa: F811
+        self,
+        binance_emulator: BinanceEmulator,  # noqa: F811
     ) -> AsyncIterator[CcxtGateway]:
         gateway = await pro_gateway(binance_emulator)
         yield gateway
@@ -50,7 +51,8 @@ class TestCcxtProGatewaySpot(ExchangeGatewayContract):
 
     @pytest.fixture
     async def contract_credentialed_gateway(
-        self, binance_emulator: BinanceEmulator  # noqa: F811
+        self,
+        binance_emulator: BinanceEmulator,  # noqa: F811
     ) -> AsyncIterator[CcxtGateway]:
         credentials = Credentials(api_key=binance_emulator.api_key, secret=binance_emulator.secret)
         gateway = await pro_gateway(binance_emulator, credentials=credentials)
@@ -76,7 +78,12 @@ async def test_the_watch_calls_really_went_over_the_emulator_sockets(
     finally:
         await gateway.close()
     ws = binance_emulator.ws
-    for stream in ("btcusdt@miniTicker", "btcusdt@trade", "btcusdt@depth@100ms", "btcusdt@kline_1m"):
+    for stream in (
+        "btcusdt@miniTicker",
+        "btcusdt@trade",
+        "btcusdt@depth@100ms",
+        "btcusdt@kline_1m",
+    ):
         assert ws.subscribe_count(stream) == 1, ws.log
     assert ticker["info"]["e"] == "24hrMiniTicker" and ticker["last"] > 0
     assert trades[-1]["info"]["e"] == "trade"

@@ -53,7 +53,8 @@ def _backend(emulator: BinanceEmulator) -> CcxtBackend:
 class TestCcxtGatewayRegular(ExchangeGatewayContract):
     @pytest.fixture
     async def contract_gateway(
-        self, binance_emulator: BinanceEmulator  # noqa: F811
+        self,
+        binance_emulator: BinanceEmulator,  # noqa: F811
     ) -> AsyncIterator[CcxtGateway]:
         gateway = _backend(binance_emulator).create(ExchangeConfig("binance"))
         await gateway.load_markets()
@@ -66,7 +67,8 @@ class TestCcxtGatewayRegular(ExchangeGatewayContract):
 
     @pytest.fixture
     async def contract_credentialed_gateway(
-        self, binance_emulator: BinanceEmulator  # noqa: F811
+        self,
+        binance_emulator: BinanceEmulator,  # noqa: F811
     ) -> AsyncIterator[CcxtGateway]:
         credentials = Credentials(api_key=binance_emulator.api_key, secret=binance_emulator.secret)
         gateway = _backend(binance_emulator).create(
@@ -82,7 +84,8 @@ class TestCcxtGatewayFutures(TestCcxtGatewayRegular):
 
     @pytest.fixture
     async def contract_gateway(
-        self, binance_emulator: BinanceEmulator  # noqa: F811
+        self,
+        binance_emulator: BinanceEmulator,  # noqa: F811
     ) -> AsyncIterator[CcxtGateway]:
         gateway = _backend(binance_emulator).create(
             ExchangeConfig("binance", market_type="futures")

@@ -33,9 +33,7 @@ class TestSimOnTheWallClock(ExchangeGatewayContract):
         await gateway.close()
 
     @pytest.fixture
-    async def contract_credentialed_gateway(
-        self, backend: SimBackend
-    ) -> AsyncIterator[SimGateway]:
+    async def contract_credentialed_gateway(self, backend: SimBackend) -> AsyncIterator[SimGateway]:
         gateway = backend.create(ExchangeConfig("sim", ccxt_type="pro", credentials=CREDENTIALS))
         await gateway.load_markets()
         yield gateway
@@ -61,9 +59,7 @@ class TestSimFuturesOnAManualClock(ExchangeGatewayContract):
         await gateway.close()
 
     @pytest.fixture
-    async def contract_credentialed_gateway(
-        self, backend: SimBackend
-    ) -> AsyncIterator[SimGateway]:
+    async def contract_credentialed_gateway(self, backend: SimBackend) -> AsyncIterator[SimGateway]:
         config = ExchangeConfig("sim", market_type="futures", sandbox=True, credentials=CREDENTIALS)
         gateway = backend.create(config)
         await gateway.load_markets()

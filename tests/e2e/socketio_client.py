@@ -29,7 +29,9 @@ class EventClient:
         async def on_disconnect(*_: Any) -> None:
             self.disconnected.set()
 
-    async def connect(self, url: str, auth: Any = None, transports: list[str] | None = None) -> None:
+    async def connect(
+        self, url: str, auth: Any = None, transports: list[str] | None = None
+    ) -> None:
         await self.sio.connect(
             url, auth=auth, transports=transports or ["websocket"], wait_timeout=5
         )

@@ -69,11 +69,15 @@ async def test_fresh_streams_answer_tickers_and_books_with_no_rest_call() -> Non
             rest_before = sum(emulator.counts.values())
             async with httpx.AsyncClient(base_url=url, timeout=10) as http:
                 for _ in range(5):
-                    ticker = await post(http, "fetchTicker", {"config": REGULAR, "symbol": "BTC/USDT"})
+                    ticker = await post(
+                        http, "fetchTicker", {"config": REGULAR, "symbol": "BTC/USDT"}
+                    )
                     assert ticker.headers["X-Data-Source"] == "stream"
                     assert ticker.json()["data"]["bid"] is not None
                     book = await post(
-                        http, "fetchOrderBook", {"config": REGULAR, "symbol": "BTC/USDT", "limit": 5}
+                        http,
+                        "fetchOrderBook",
+                        {"config": REGULAR, "symbol": "BTC/USDT", "limit": 5},
                     )
                     assert book.headers["X-Data-Source"] == "stream"
                     data = book.json()["data"]

@@ -56,8 +56,15 @@ def test_image_builds_and_becomes_healthy() -> None:
     assert built.returncode == 0, built.stderr[-3000:]
     try:
         started = _docker(
-            "run", "-d", "--name", name, "-e", "API_TOKEN=container-test-token",
-            "-p", "127.0.0.1::3001", tag,
+            "run",
+            "-d",
+            "--name",
+            name,
+            "-e",
+            "API_TOKEN=container-test-token",
+            "-p",
+            "127.0.0.1::3001",
+            tag,
         )
         assert started.returncode == 0, started.stderr
         port = _docker("port", name, "3001/tcp").stdout.strip().rsplit(":", 1)[-1]

@@ -18,7 +18,8 @@ async def test_in_flight_request_finishes_and_instances_are_closed() -> None:
     async with httpx.AsyncClient(headers=AUTH, timeout=10) as client:
         async with running_server(application, graceful_seconds=5) as base_url:
             warm = await client.post(
-                f"{base_url}/api/exchange/instance", json={"exchangeId": "fake", "apiKey": "warm", "secret": "s"}
+                f"{base_url}/api/exchange/instance",
+                json={"exchangeId": "fake", "apiKey": "warm", "secret": "s"},
             )
             assert warm.status_code == 200
             in_flight = asyncio.create_task(

@@ -39,28 +39,29 @@ async def test_no_log_line_or_error_body_contains_a_credential(log_stream: io.St
         running_server(application) as base_url,
         httpx.AsyncClient(base_url=base_url, headers=headers) as client,
     ):
-            for path, body in [
-                ("instance", config),
-                ("fetchBalance", {"config": config}),
-                ("fetchTicker", {"config": config, "symbol": "NOPE/USDT"}),
-                ("fetchTicker", {"config": {**config, "marketType": "bad"}, "symbol": "BTC/USDT"}),
-            ]:
-                bodies.append((await client.post(f"/api/exchange/{path}", json=body)).text)
-            # An exchange error whose text quotes the credentials, as some exchanges do.
-            backend.created[0].fail_next(
-                "fetch_balance",
-                AuthenticationFailed(f"invalid key {API_KEY} for secret {SECRET}",
-                                     error_type="AuthenticationError"),
-            )
-            refused = await client.post("/api/exchange/fetchBalance", json={"config": config})
-            bodies.append(refused.text)
-            # Our own bug, with the key inside the exception text and its traceback.
-            backend.created[0].fail_next("fetch_ticker", RuntimeError(f"boom {API_KEY} {SECRET}"))
-            crashed = await client.post(
-                "/api/exchange/fetchTicker", json={"config": config, "symbol": "BTC/USDT"}
-            )
-            bodies.append(crashed.text)
-            await client.post("/api/exchange/fetchTicker?apiKey=" + API_KEY, json={})
+        for path, body in [
+            ("instance", config),
+            ("fetchBalance", {"config": config}),
+            ("fetchTicker", {"config": config, "symbol": "NOPE/USDT"}),
+            ("fetchTicker", {"config": {**config, "marketType": "bad"}, "symbol": "BTC/USDT"}),
+        ]:
+            bodies.append((await client.post(f"/api/exchange/{path}", json=body)).text)
+        # An exchange error whose text quotes the credentials, as some exchanges do.
+        backend.created[0].fail_next(
+            "fetch_balance",
+            AuthenticationFailed(
+                f"invalid key {API_KEY} for secret {SECRET}", error_type="AuthenticationError"
+            ),
+        )
+        refused = await client.post("/api/exchange/fetchBalance", json={"config": config})
+        bodies.append(refused.text)
+        # Our own bug, with the key inside the exception text and its traceback.
+        backend.created[0].fail_next("fetch_ticker", RuntimeError(f"boom {API_KEY} {SECRET}"))
+        crashed = await client.post(
+            "/api/exchange/fetchTicker", json={"config": config, "symbol": "BTC/USDT"}
+        )
+        bodies.append(crashed.text)
+        await client.post("/api/exchange/fetchTicker?apiKey=" + API_KEY, json={})
     assert refused.status_code == 400 and "[REDACTED]" in refused.json()["details"]
     assert crashed.status_code == 500
     logs = log_stream.getvalue()

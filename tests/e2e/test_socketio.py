@@ -32,8 +32,12 @@ async def authed(connect: Connect) -> EventClient:
     return client
 
 
-async def gateway(backend: FakeBackend, data_type: str = "ticker", symbol: str = "BTC/USDT",
-                  timeframe: str | None = None) -> FakeExchangeGateway:
+async def gateway(
+    backend: FakeBackend,
+    data_type: str = "ticker",
+    symbol: str = "BTC/USDT",
+    timeframe: str | None = None,
+) -> FakeExchangeGateway:
     """The fake gateway the server's upstream loop is watching (waits for it, bounded)."""
     return await backend.watching_gateway(data_type, symbol, timeframe)
 
@@ -60,7 +64,9 @@ async def test_authenticate_with_event_then_subscribe_receive_and_unsubscribe(
     data = await client.expect("data")
     assert data["subscriptionId"] == subscribed["subscriptionId"]
     assert data["dataType"] == "ticker" and data["exchange"] == "fake"
-    assert data["symbol"] == "BTC/USDT" and data["data"]["last"] == gw.ticker_for("BTC/USDT")["last"]
+    assert (
+        data["symbol"] == "BTC/USDT" and data["data"]["last"] == gw.ticker_for("BTC/USDT")["last"]
+    )
     assert isinstance(data["timestamp"], int) and data["timestamp"] > 1_700_000_000_000
     await client.emit("unsubscribe", {"subscriptionId": subscribed["subscriptionId"]})
     assert await client.expect("unsubscribed") == {"subscriptionId": subscribed["subscriptionId"]}
@@ -237,13 +243,16 @@ async def test_two_clients_share_one_upstream_and_disconnect_stops_it(
     await b.close()
     await eventually(lambda: hub_stats(application)["subscriptions"] == 0)
     await application.container.stream_hub().idle()
-    assert hub_stats(application) == {"streams": 0, "loops": 0, "subscriptions": 0, "connections": 0}
+    assert hub_stats(application) == {
+        "streams": 0,
+        "loops": 0,
+        "subscriptions": 0,
+        "connections": 0,
+    }
     assert gw.un_watched == [("ticker", "BTC/USDT", None)]
 
 
-@pytest.mark.parametrize(
-    "stream_settings", [{"retry_initial_seconds": 0.01, "retry_jitter": 0.0}]
-)
+@pytest.mark.parametrize("stream_settings", [{"retry_initial_seconds": 0.01, "retry_jitter": 0.0}])
 async def test_stream_error_is_reported_and_stream_recovers(
     connect: Connect, fake_backend: FakeBackend
 ) -> None:
@@ -274,7 +283,17 @@ async def test_polling_transport_works(connect: Connect, fake_backend: FakeBacke
 
 
 MALFORMED: list[Any] = [
-    None, "", "x" * 10_000, 0, -1, 1e308, True, [], [1, 2], {}, {"a": None},
+    None,
+    "",
+    "x" * 10_000,
+    0,
+    -1,
+    1e308,
+    True,
+    [],
+    [1, 2],
+    {},
+    {"a": None},
     {"exchangeId": None, "symbol": None, "dataType": None},
     {"exchangeId": ["fake"], "symbol": {"a": 1}, "dataType": 5},
     {"exchangeId": "fake", "symbol": "BTC/USDT", "dataType": "ticker", "config": "x"},
@@ -282,9 +301,15 @@ MALFORMED: list[Any] = [
     {"exchangeId": "fake", "symbol": "BTC/USDT", "dataType": "ticker", "timeframe": {"x": 1}},
     {"exchangeId": "constructor", "symbol": "\x00\n", "dataType": "__proto__"},
     {"exchangeId": "fake", "symbol": "B" * 5000, "dataType": "ticker"},
-    {"exchangeId": "fake", "symbol": "BTC/USDT", "dataType": "ticker",
-     "config": {"exchangeId": "fake", "apiKey": 5, "sandbox": "yes"}},
-    {"subscriptionId": None}, {"subscriptionId": {"x": 1}}, {"token": None},
+    {
+        "exchangeId": "fake",
+        "symbol": "BTC/USDT",
+        "dataType": "ticker",
+        "config": {"exchangeId": "fake", "apiKey": 5, "sandbox": "yes"},
+    },
+    {"subscriptionId": None},
+    {"subscriptionId": {"x": 1}},
+    {"token": None},
     {"token": "t" * 100_000},
 ]
 
@@ -293,8 +318,11 @@ async def test_fuzz_every_event_with_malformed_payloads_then_still_serves(
     connect: Connect, fake_backend: FakeBackend
 ) -> None:
     client = await connect()
-    expected = {"authenticate": "auth_error", "subscribe": "subscription_error",
-                "unsubscribe": "unsubscribe_error"}
+    expected = {
+        "authenticate": "auth_error",
+        "subscribe": "subscription_error",
+        "unsubscribe": "unsubscribe_error",
+    }
     # Unauthenticated subscribe and unsubscribe first.
     for payload in MALFORMED:
         await client.emit("subscribe", payload)
@@ -305,8 +333,11 @@ async def test_fuzz_every_event_with_malformed_payloads_then_still_serves(
         answer = await client.expect(expected["subscribe"])
         assert isinstance(answer["error"], str) and len(answer["error"]) < 300
         await client.emit("unsubscribe", payload)
-        event = "unsubscribed" if isinstance(payload, dict) and isinstance(
-            payload.get("subscriptionId"), str) else expected["unsubscribe"]
+        event = (
+            "unsubscribed"
+            if isinstance(payload, dict) and isinstance(payload.get("subscriptionId"), str)
+            else expected["unsubscribe"]
+        )
         await client.expect(event)
     # Extra arguments, unknown events, bare events.
     await client.sio.emit("subscribe", (TICKER, 1, 2))
@@ -337,7 +368,8 @@ async def test_socketio_answers_any_origin_by_default(server_url: str) -> None:
 
     async with httpx.AsyncClient(base_url=server_url) as http:
         response = await http.get(
-            "/socket.io/", params={"EIO": "4", "transport": "polling"},
+            "/socket.io/",
+            params={"EIO": "4", "transport": "polling"},
             headers={"Origin": "http://terminal.example"},
         )
     assert response.status_code == 200
@@ -352,14 +384,17 @@ async def test_socketio_cors_follows_settings(fake_backend: FakeBackend) -> None
     from tests.support.server import running_server
 
     settings = make_settings(cors_origins=["http://allowed.example"])
-    async with running_server(make_app(settings, [fake_backend])) as url, httpx.AsyncClient(
-        base_url=url
-    ) as http:
+    async with (
+        running_server(make_app(settings, [fake_backend])) as url,
+        httpx.AsyncClient(base_url=url) as http,
+    ):
         params = {"EIO": "4", "transport": "polling"}
-        allowed = await http.get("/socket.io/", params=params,
-                                 headers={"Origin": "http://allowed.example"})
-        refused = await http.get("/socket.io/", params=params,
-                                 headers={"Origin": "http://evil.example"})
+        allowed = await http.get(
+            "/socket.io/", params=params, headers={"Origin": "http://allowed.example"}
+        )
+        refused = await http.get(
+            "/socket.io/", params=params, headers={"Origin": "http://evil.example"}
+        )
     assert allowed.status_code == 200
     assert allowed.headers["access-control-allow-origin"] == "http://allowed.example"
     assert refused.status_code == 400

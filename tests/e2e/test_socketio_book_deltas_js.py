@@ -36,13 +36,26 @@ async def test_book_deltas_rebuild_the_full_book_with_the_js_client(
     js_ready: None, sim_url: str
 ) -> None:
     assert NODE is not None
-    subscribe = {"exchangeId": "sim", "symbol": "BTC/USDT", "dataType": "orderbook",
-                 "config": {"exchangeId": "sim"}}
-    env = {**os.environ, "SOCKET_URL": sim_url, "API_TOKEN": TOKEN,
-           "SUBSCRIBE": json.dumps(subscribe), "RUN_MS": "4000"}
+    subscribe = {
+        "exchangeId": "sim",
+        "symbol": "BTC/USDT",
+        "dataType": "orderbook",
+        "config": {"exchangeId": "sim"},
+    }
+    env = {
+        **os.environ,
+        "SOCKET_URL": sim_url,
+        "API_TOKEN": TOKEN,
+        "SUBSCRIBE": json.dumps(subscribe),
+        "RUN_MS": "4000",
+    }
     process = await asyncio.create_subprocess_exec(
-        NODE, str(JS_DIR / "book_deltas.mjs"), cwd=JS_DIR, env=env,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        NODE,
+        str(JS_DIR / "book_deltas.mjs"),
+        cwd=JS_DIR,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
     try:
         stdout, stderr = await asyncio.wait_for(process.communicate(), 30)

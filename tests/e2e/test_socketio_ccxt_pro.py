@@ -82,7 +82,9 @@ def assert_emulator_ticker(event: dict[str, Any], subscription_id: str) -> None:
 
 
 async def test_subscribe_receives_the_emulators_ticker_and_unsubscribe_reaches_it(
-    connect: Connect, binance_emulator: BinanceEmulator, pro_app: Application  # noqa: F811
+    connect: Connect,
+    binance_emulator: BinanceEmulator,  # noqa: F811
+    pro_app: Application,
 ) -> None:
     ws = binance_emulator.ws
     client = await connect()
@@ -98,7 +100,8 @@ async def test_subscribe_receives_the_emulators_ticker_and_unsubscribe_reaches_i
 
 
 async def test_two_clients_share_one_exchange_subscription(
-    connect: Connect, binance_emulator: BinanceEmulator  # noqa: F811
+    connect: Connect,
+    binance_emulator: BinanceEmulator,  # noqa: F811
 ) -> None:
     ws = binance_emulator.ws
     first, second = await connect(), await connect()
@@ -122,7 +125,8 @@ async def test_two_clients_share_one_exchange_subscription(
 
 
 async def test_a_disconnecting_client_releases_the_exchange_subscription(
-    connect: Connect, binance_emulator: BinanceEmulator  # noqa: F811
+    connect: Connect,
+    binance_emulator: BinanceEmulator,  # noqa: F811
 ) -> None:
     ws = binance_emulator.ws
     client = await connect()
@@ -133,7 +137,8 @@ async def test_a_disconnecting_client_releases_the_exchange_subscription(
 
 
 async def test_clients_see_an_error_then_data_again_after_the_exchange_drops(
-    connect: Connect, binance_emulator: BinanceEmulator  # noqa: F811
+    connect: Connect,
+    binance_emulator: BinanceEmulator,  # noqa: F811
 ) -> None:
     ws = binance_emulator.ws
     client = await connect()

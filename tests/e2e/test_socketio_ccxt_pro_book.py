@@ -37,8 +37,12 @@ async def test_book_and_candles_from_a_regular_config(
     config = {"exchangeId": "binance", "ccxtType": "regular"}
     ids: dict[str, str] = {}
     for data_type, timeframe in (("orderbook", None), ("ohlcv", "1m")):
-        payload: dict[str, Any] = {"exchangeId": "binance", "symbol": "BTC/USDT",
-                                   "dataType": data_type, "config": config}
+        payload: dict[str, Any] = {
+            "exchangeId": "binance",
+            "symbol": "BTC/USDT",
+            "dataType": data_type,
+            "config": config,
+        }
         if timeframe:
             payload["timeframe"] = timeframe
         await client.emit("subscribe", payload)

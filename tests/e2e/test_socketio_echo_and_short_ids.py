@@ -15,7 +15,9 @@ from tests.support.app import TOKEN
 Connect = Callable[..., Any]
 
 
-def payload(data_type: str, timeframe: str | None = None, symbol: str = "BTC/USDT") -> dict[str, Any]:
+def payload(
+    data_type: str, timeframe: str | None = None, symbol: str = "BTC/USDT"
+) -> dict[str, Any]:
     body: dict[str, Any] = {
         "exchangeId": "fake",
         "symbol": symbol,
@@ -33,7 +35,9 @@ async def authed(connect: Connect) -> EventClient:
     return client
 
 
-async def watched(backend: FakeBackend, data_type: str, timeframe: str | None = None) -> FakeExchangeGateway:
+async def watched(
+    backend: FakeBackend, data_type: str, timeframe: str | None = None
+) -> FakeExchangeGateway:
     return await backend.watching_gateway(data_type, "BTC/USDT", timeframe)
 
 
@@ -46,7 +50,9 @@ async def test_timeframe_named_for_a_non_ohlcv_type_is_echoed_in_subscribed_and_
     await plain.emit("subscribe", payload(data_type))  # positive control: same stream, no echo
     subscribed = await named.expect("subscribed")
     plain_subscribed = await plain.expect("subscribed")
-    assert subscribed["timeframe"] == "1h" and subscribed["subscriptionId"].endswith(f":{data_type}:1h")
+    assert subscribed["timeframe"] == "1h" and subscribed["subscriptionId"].endswith(
+        f":{data_type}:1h"
+    )
     assert "timeframe" not in plain_subscribed
     gw = await watched(fake_backend, data_type)
     gw.push(data_type, "BTC/USDT", gw.sample(data_type, "BTC/USDT"))
@@ -62,7 +68,9 @@ def _watch_call(data_type: str) -> str:
     ]
 
 
-async def test_ohlcv_events_echo_their_timeframe(connect: Connect, fake_backend: FakeBackend) -> None:
+async def test_ohlcv_events_echo_their_timeframe(
+    connect: Connect, fake_backend: FakeBackend
+) -> None:
     client = await authed(connect)
     await client.emit("subscribe", payload("ohlcv", "5m"))
     subscribed = await client.expect("subscribed")

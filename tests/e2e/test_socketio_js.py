@@ -55,8 +55,12 @@ async def test_seed_javascript_example(
     stop = asyncio.Event()
     pusher = asyncio.create_task(keep_pushing(binance, stop))
     process = await asyncio.create_subprocess_exec(
-        NODE, str(JS_DIR / "seed_example.mjs"), cwd=JS_DIR, env=env,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        NODE,
+        str(JS_DIR / "seed_example.mjs"),
+        cwd=JS_DIR,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
     try:
         stdout, stderr = await asyncio.wait_for(process.communicate(), 20)

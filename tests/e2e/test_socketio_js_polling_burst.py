@@ -40,8 +40,12 @@ async def test_every_subscribe_of_a_polling_burst_is_answered(
     assert NODE is not None
     env = {**os.environ, "SERVER_URL": url, "API_TOKEN": TOKEN, "COUNT": str(count)}
     process = await asyncio.create_subprocess_exec(
-        NODE, str(JS_DIR / "polling_burst.mjs"), cwd=JS_DIR, env=env,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        NODE,
+        str(JS_DIR / "polling_burst.mjs"),
+        cwd=JS_DIR,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
     stdout, stderr = await asyncio.wait_for(process.communicate(), 20)
     seen = json.loads(stdout.decode().strip().splitlines()[-1])

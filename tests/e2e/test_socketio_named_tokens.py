@@ -80,7 +80,9 @@ async def test_named_token_quota_spans_connections_and_revocation_stops_subscrib
     await unlimited.emit("subscribe", ticker("BTC/USDT"))
     assert (await unlimited.expect("subscribed"))["symbol"] == "BTC/USDT"
 
-    await first.emit("unsubscribe", {"subscriptionId": f"{first.sio.get_sid()}:fake:BTC/USDT:ticker"})
+    await first.emit(
+        "unsubscribe", {"subscriptionId": f"{first.sio.get_sid()}:fake:BTC/USDT:ticker"}
+    )
     await first.expect("unsubscribed")
     await second.emit("subscribe", ticker("BTC/USDT"))  # room again after the unsubscribe
     assert (await second.expect("subscribed"))["symbol"] == "BTC/USDT"

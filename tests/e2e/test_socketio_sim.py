@@ -20,8 +20,8 @@ async def sim_url() -> AsyncIterator[str]:
 
 
 @pytest.mark.parametrize(
-    ("data_type", "timeframe"), [("ticker", None), ("orderbook", None), ("trades", None),
-                                 ("ohlcv", "1m")]
+    ("data_type", "timeframe"),
+    [("ticker", None), ("orderbook", None), ("trades", None), ("ohlcv", "1m")],
 )
 async def test_sim_streams_reach_socketio_clients(
     sim_url: str, data_type: str, timeframe: str | None
@@ -29,8 +29,12 @@ async def test_sim_streams_reach_socketio_clients(
     client = EventClient()
     await client.connect(sim_url, auth={"token": TOKEN})
     try:
-        payload = {"exchangeId": "sim", "symbol": "BTC/USDT", "dataType": data_type,
-                   "config": {"exchangeId": "sim"}}
+        payload = {
+            "exchangeId": "sim",
+            "symbol": "BTC/USDT",
+            "dataType": data_type,
+            "config": {"exchangeId": "sim"},
+        }
         if timeframe:
             payload["timeframe"] = timeframe
         await client.emit("subscribe", payload)
@@ -56,15 +60,26 @@ async def test_an_installed_plugin_streams_over_socketio_end_to_end() -> None:
         try:
             await client.emit(
                 "subscribe",
-                {"exchangeId": "example", "symbol": "BTC/USDT", "dataType": "ticker",
-                 "config": {"exchangeId": "example"}},
+                {
+                    "exchangeId": "example",
+                    "symbol": "BTC/USDT",
+                    "dataType": "ticker",
+                    "config": {"exchangeId": "example"},
+                },
             )
             subscribed = await client.expect("subscribed")
             update = await client.expect("data", timeout=5)
             assert update["subscriptionId"] == subscribed["subscriptionId"]
             assert update["exchange"] == "example" and update["data"]["symbol"] == "BTC/USDT"
-            await client.emit("subscribe", {"exchangeId": "example", "symbol": "BTC/USDT",
-                                            "dataType": "balance", "config": {"exchangeId": "example"}})
+            await client.emit(
+                "subscribe",
+                {
+                    "exchangeId": "example",
+                    "symbol": "BTC/USDT",
+                    "dataType": "balance",
+                    "config": {"exchangeId": "example"},
+                },
+            )
             refused = await client.expect("subscription_error")
             assert refused["dataType"] == "balance"
         finally:
@@ -86,11 +101,16 @@ async def test_futures_bare_pair_and_swap_symbol_share_one_stream_each_echoed_as
                 client = EventClient()
                 await client.connect(url, auth={"token": TOKEN})
                 clients.append(client)
-                await client.emit("subscribe", {"exchangeId": "sim", "symbol": symbol,
-                                                "dataType": "ticker", "config": config})
+                await client.emit(
+                    "subscribe",
+                    {"exchangeId": "sim", "symbol": symbol, "dataType": "ticker", "config": config},
+                )
                 assert (await client.expect("subscribed"))["symbol"] == symbol
             bare, swap = clients
-            bare_data, swap_data = await bare.expect("data", timeout=5), await swap.expect("data", timeout=5)
+            bare_data, swap_data = (
+                await bare.expect("data", timeout=5),
+                await swap.expect("data", timeout=5),
+            )
             assert bare_data["symbol"] == "BTC/USDT" and swap_data["symbol"] == "BTC/USDT:USDT"
             assert bare_data["data"]["symbol"] == swap_data["data"]["symbol"] == "BTC/USDT:USDT"
             service: StreamService = application.container.stream_service()

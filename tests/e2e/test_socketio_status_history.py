@@ -29,20 +29,31 @@ async def pro_url(binance_emulator: BinanceEmulator) -> AsyncIterator[str]:  # n
 
 
 async def test_stale_then_live_around_an_exchange_pause(
-    pro_url: str, binance_emulator: BinanceEmulator  # noqa: F811
+    pro_url: str,
+    binance_emulator: BinanceEmulator,  # noqa: F811
 ) -> None:
     client = EventClient()
     await client.connect(pro_url, auth={"token": TOKEN})
     try:
-        await client.emit("subscribe", {"exchangeId": "binance", "symbol": "BTC/USDT",
-                                        "dataType": "ticker", "config": {"exchangeId": "binance"}})
+        await client.emit(
+            "subscribe",
+            {
+                "exchangeId": "binance",
+                "symbol": "BTC/USDT",
+                "dataType": "ticker",
+                "config": {"exchangeId": "binance"},
+            },
+        )
         subscription_id = (await client.expect("subscribed", timeout=10))["subscriptionId"]
         await client.expect("data", timeout=5)
         assert await client.nothing("status", 0.2)  # live from the start: no event
         binance_emulator.ws.silent = True
         stale = await client.expect("status", timeout=5)
-        assert stale == {"subscriptionId": subscription_id, "state": "stale",
-                         "reason": "No data from the exchange for 1s; restarting the stream"}
+        assert stale == {
+            "subscriptionId": subscription_id,
+            "state": "stale",
+            "reason": "No data from the exchange for 1s; restarting the stream",
+        }
         error = await client.expect("error", timeout=2)  # the existing event stays
         assert error["subscriptionId"] == subscription_id
         recovering = await client.expect("status", timeout=2)
@@ -73,8 +84,13 @@ async def test_history_candles_come_first_then_live_ones(sim_url: str) -> None:
     client = EventClient()
     await client.connect(sim_url, auth={"token": TOKEN})
     try:
-        payload: dict[str, Any] = {"exchangeId": "sim", "symbol": "BTC/USDT", "dataType": "ohlcv",
-                                   "timeframe": "1m", "config": {"exchangeId": "sim"}}
+        payload: dict[str, Any] = {
+            "exchangeId": "sim",
+            "symbol": "BTC/USDT",
+            "dataType": "ohlcv",
+            "timeframe": "1m",
+            "config": {"exchangeId": "sim"},
+        }
         await client.emit("subscribe", {**payload, "history": 0})
         refused = await client.expect("subscription_error", timeout=5)
         assert refused["error"] == "history must be >= 1"
@@ -93,7 +109,8 @@ async def test_history_candles_come_first_then_live_ones(sim_url: str) -> None:
 
 
 async def test_candles_with_history_then_a_dropped_exchange_socket_have_no_gap(
-    pro_url: str, binance_emulator: BinanceEmulator  # noqa: F811
+    pro_url: str,
+    binance_emulator: BinanceEmulator,  # noqa: F811
 ) -> None:
     """ccxt.pro binance (emulator): history 50, then every exchange socket is dropped; the
     client's series keyed by open time stays equally spaced, never goes back, no duplicate
@@ -103,9 +120,17 @@ async def test_candles_with_history_then_a_dropped_exchange_socket_have_no_gap(
     client = EventClient()
     await client.connect(pro_url, auth={"token": TOKEN})
     try:
-        await client.emit("subscribe", {"exchangeId": "binance", "symbol": "BTC/USDT",
-                                        "dataType": "ohlcv", "timeframe": "1m", "history": 50,
-                                        "config": {"exchangeId": "binance"}})
+        await client.emit(
+            "subscribe",
+            {
+                "exchangeId": "binance",
+                "symbol": "BTC/USDT",
+                "dataType": "ohlcv",
+                "timeframe": "1m",
+                "history": 50,
+                "config": {"exchangeId": "binance"},
+            },
+        )
         await client.expect("subscribed", timeout=10)
         first = await client.expect("data", timeout=10)
         assert first["cached"] is True and len(first["data"]) == 51

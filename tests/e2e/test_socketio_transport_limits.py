@@ -249,7 +249,9 @@ async def test_a_too_deep_subscribe_gets_subscription_error(ws: Any, depth: int)
 async def test_a_payload_at_the_limit_is_read_normally(ws: Any) -> None:
     raw = await ws()
     await raw.join(AUTH)
-    await raw.send(raw_event("subscribe", json.dumps(bogus(1))[:-1] + ',"params":' + nested(62) + "}"))
+    await raw.send(
+        raw_event("subscribe", json.dumps(bogus(1))[:-1] + ',"params":' + nested(62) + "}")
+    )
     event, payload = await raw.next_event()
     assert event == "subscription_error"
     assert payload["error"] != NESTING_ERROR
@@ -344,7 +346,9 @@ async def test_a_slow_polling_reader_gets_only_the_latest_version_per_stream(
     for data_type, symbol in POLLED_STREAMS:  # every update has been delivered to the publisher
         await fake_backend.watching_gateway(data_type, symbol)
     data = [p for e, p in await session.events() if e == "data"]
-    got = sorted((p["dataType"], p["symbol"], repr(version_of(p["dataType"], p["data"]))) for p in data)
+    got = sorted(
+        (p["dataType"], p["symbol"], repr(version_of(p["dataType"], p["data"]))) for p in data
+    )
     assert got == sorted(
         [
             ("ticker", "BTC/USDT", "6"),

@@ -36,10 +36,20 @@ async def dump_dom(url: str, profile: Path) -> str:
     """The DOM after the page ran its scripts (chromium --headless --dump-dom, bounded)."""
     assert CHROMIUM is not None
     process = await asyncio.create_subprocess_exec(
-        CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-        "--disable-extensions", "--disable-background-networking", "--disable-sync",
-        f"--user-data-dir={profile}", "--virtual-time-budget=4000", "--dump-dom", url,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL,
+        CHROMIUM,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--no-first-run",
+        "--disable-extensions",
+        "--disable-background-networking",
+        "--disable-sync",
+        f"--user-data-dir={profile}",
+        "--virtual-time-budget=4000",
+        "--dump-dom",
+        url,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL,
     )
     try:
         out, _ = await asyncio.wait_for(process.communicate(), timeout=60)
@@ -56,8 +66,15 @@ async def test_status_page_shows_a_stream_started_over_socketio(
     client = EventClient()
     await client.connect(sim_url, auth={"token": TOKEN})
     try:
-        await client.emit("subscribe", {"exchangeId": "sim", "symbol": "ETH/USDT",
-                                        "dataType": "ticker", "config": {"exchangeId": "sim"}})
+        await client.emit(
+            "subscribe",
+            {
+                "exchangeId": "sim",
+                "symbol": "ETH/USDT",
+                "dataType": "ticker",
+                "config": {"exchangeId": "sim"},
+            },
+        )
         await client.expect("subscribed")
         await client.expect("data", timeout=5)  # live: an update arrived
 
@@ -78,10 +95,14 @@ async def test_status_page_shows_a_stream_started_over_socketio(
 
         async with httpx.AsyncClient(base_url=sim_url, headers=AUTH) as http:
             text = (await http.get("/metrics")).text
-        assert re.search(
-            r'profitmaker_stream_last_update_age_seconds\{data_type="ticker",exchange="sim",'
-            r'symbol="ETH/USDT",timeframe=""\} ', text
-        ) or 'symbol="ETH/USDT"' in text
+        assert (
+            re.search(
+                r'profitmaker_stream_last_update_age_seconds\{data_type="ticker",exchange="sim",'
+                r'symbol="ETH/USDT",timeframe=""\} ',
+                text,
+            )
+            or 'symbol="ETH/USDT"' in text
+        )
         assert 'profitmaker_stream_subscribers{data_type="ticker"} 1.0' in text
     finally:
         await client.close()

@@ -74,25 +74,61 @@ async def subscription_answer(base_url: str, payload: dict[str, Any]) -> tuple[s
 
 CASES: list[tuple[str, str, str, dict[str, Any], dict[str, Any] | None]] = [
     # (name, fetch path, watch path, request body beyond config, subscribe payload beyond ids)
-    ("unsupported timeframe", "fetchOHLCV", "watchOHLCV",
-     {"symbol": "BTC/USDT", "timeframe": "7m"}, {"dataType": "ohlcv", "symbol": "BTC/USDT", "timeframe": "7m"}),
-    ("unlisted symbol (ticker)", "fetchTicker", "watchTicker",
-     {"symbol": "NOPE/USDT"}, {"dataType": "ticker", "symbol": "NOPE/USDT"}),
-    ("unlisted symbol (trades)", "fetchTrades", "watchTrades",
-     {"symbol": "NOPE/USDT"}, {"dataType": "trades", "symbol": "NOPE/USDT"}),
-    ("malformed timeframe", "fetchOHLCV", "watchOHLCV",
-     {"symbol": "BTC/USDT", "timeframe": "1 m"}, {"dataType": "ohlcv", "symbol": "BTC/USDT", "timeframe": "1 m"}),
-    ("reserved params key", "fetchTicker", "watchTicker",
-     {"symbol": "BTC/USDT", "params": {"symbol": "ETHUSDT"}},
-     {"dataType": "ticker", "symbol": "BTC/USDT", "params": {"symbol": "ETHUSDT"}}),
-    ("limit below one", "fetchOrderBook", "watchOrderBook",
-     {"symbol": "BTC/USDT", "limit": 0}, None),
-    ("unknown market type", "fetchTicker", "watchTicker",
-     {"symbol": "BTC/USDT", "config": {**CONFIG, "marketType": "options"}}, None),
+    (
+        "unsupported timeframe",
+        "fetchOHLCV",
+        "watchOHLCV",
+        {"symbol": "BTC/USDT", "timeframe": "7m"},
+        {"dataType": "ohlcv", "symbol": "BTC/USDT", "timeframe": "7m"},
+    ),
+    (
+        "unlisted symbol (ticker)",
+        "fetchTicker",
+        "watchTicker",
+        {"symbol": "NOPE/USDT"},
+        {"dataType": "ticker", "symbol": "NOPE/USDT"},
+    ),
+    (
+        "unlisted symbol (trades)",
+        "fetchTrades",
+        "watchTrades",
+        {"symbol": "NOPE/USDT"},
+        {"dataType": "trades", "symbol": "NOPE/USDT"},
+    ),
+    (
+        "malformed timeframe",
+        "fetchOHLCV",
+        "watchOHLCV",
+        {"symbol": "BTC/USDT", "timeframe": "1 m"},
+        {"dataType": "ohlcv", "symbol": "BTC/USDT", "timeframe": "1 m"},
+    ),
+    (
+        "reserved params key",
+        "fetchTicker",
+        "watchTicker",
+        {"symbol": "BTC/USDT", "params": {"symbol": "ETHUSDT"}},
+        {"dataType": "ticker", "symbol": "BTC/USDT", "params": {"symbol": "ETHUSDT"}},
+    ),
+    (
+        "limit below one",
+        "fetchOrderBook",
+        "watchOrderBook",
+        {"symbol": "BTC/USDT", "limit": 0},
+        None,
+    ),
+    (
+        "unknown market type",
+        "fetchTicker",
+        "watchTicker",
+        {"symbol": "BTC/USDT", "config": {**CONFIG, "marketType": "options"}},
+        None,
+    ),
 ]
 
 
-@pytest.mark.parametrize(("name", "fetch", "watch", "body", "subscribe"), CASES, ids=[c[0] for c in CASES])
+@pytest.mark.parametrize(
+    ("name", "fetch", "watch", "body", "subscribe"), CASES, ids=[c[0] for c in CASES]
+)
 async def test_watch_and_subscribe_refuse_like_fetch(
     base_url: str,
     name: str,
@@ -105,7 +141,9 @@ async def test_watch_and_subscribe_refuse_like_fetch(
     watch_status, watch_body, took = await rest(base_url, watch, {"config": CONFIG, **body})
     assert fetch_status == 400, fetch_body
     assert (watch_status, watch_body["details"], watch_body["errorType"]) == (
-        fetch_status, fetch_body["details"], fetch_body["errorType"]
+        fetch_status,
+        fetch_body["details"],
+        fetch_body["errorType"],
     ), (fetch_body, watch_body)
     assert took < REST_WATCH_TIMEOUT / 2, f"{watch} waited {took:.1f}s before refusing"
     if subscribe is None:  # a subscription has no such field
@@ -123,7 +161,13 @@ async def test_positive_control_the_same_paths_accept_a_valid_ohlcv_request(base
     assert fetch_status == 200 and fetch_body["data"], fetch_body
     event, answer = await subscription_answer(
         base_url,
-        {"exchangeId": "binance", "config": CONFIG, "dataType": "ohlcv", "symbol": "BTC/USDT", "timeframe": "1m"},
+        {
+            "exchangeId": "binance",
+            "config": CONFIG,
+            "dataType": "ohlcv",
+            "symbol": "BTC/USDT",
+            "timeframe": "1m",
+        },
     )
     assert event == "subscribed" and answer["timeframe"] == "1m", answer
 
@@ -139,20 +183,27 @@ async def test_fake_backend_refuses_an_unoffered_timeframe_before_subscribed(
     watch_status, watch_body, took = await rest(server_url, "watchOHLCV", body)
     expected = f"fake does not support timeframe {timeframe} (supported: "
     assert fetch_status == watch_status == 400
-    assert fetch_body["details"] == watch_body["details"] and watch_body["details"].startswith(expected)
+    assert fetch_body["details"] == watch_body["details"] and watch_body["details"].startswith(
+        expected
+    )
     assert took < REST_WATCH_TIMEOUT / 2
     event, answer = await subscription_answer(
         server_url,
-        {"exchangeId": "fake", "config": config, "dataType": "ohlcv", "symbol": "BTC/USDT",
-         "timeframe": timeframe},
+        {
+            "exchangeId": "fake",
+            "config": config,
+            "dataType": "ohlcv",
+            "symbol": "BTC/USDT",
+            "timeframe": timeframe,
+        },
     )
     assert (event, answer["error"]) == ("subscription_error", watch_body["details"])
     assert answer["timeframe"] == timeframe  # the refusal echoes the request as sent
 
 
-
 async def test_every_symbol_form_fetch_resolves_streams_and_is_echoed_as_sent(
-    base_url: str, binance_emulator: BinanceEmulator  # noqa: F811
+    base_url: str,
+    binance_emulator: BinanceEmulator,  # noqa: F811
 ) -> None:
     """ccxt resolves the market id BTCUSDT: so do watch and subscribe, sharing one upstream."""
     fetch_status, fetch_body, _ = await rest(
@@ -187,11 +238,20 @@ async def test_every_symbol_form_fetch_resolves_streams_and_is_echoed_as_sent(
 
 @pytest.mark.parametrize("symbol", ["btcusdt", "BTC-USDT", "BTC/USDT/X"])
 async def test_symbol_forms_fetch_refuses_are_refused_alike(base_url: str, symbol: str) -> None:
-    fetch_status, fetch_body, _ = await rest(base_url, "fetchTicker", {"config": CONFIG, "symbol": symbol})
-    watch_status, watch_body, _ = await rest(base_url, "watchTicker", {"config": CONFIG, "symbol": symbol})
+    fetch_status, fetch_body, _ = await rest(
+        base_url, "fetchTicker", {"config": CONFIG, "symbol": symbol}
+    )
+    watch_status, watch_body, _ = await rest(
+        base_url, "watchTicker", {"config": CONFIG, "symbol": symbol}
+    )
     assert fetch_status == watch_status == 400
-    assert fetch_body["details"] == watch_body["details"] == f"binance does not have market symbol {symbol}"
+    assert (
+        fetch_body["details"]
+        == watch_body["details"]
+        == f"binance does not have market symbol {symbol}"
+    )
     event, answer = await subscription_answer(
-        base_url, {"exchangeId": "binance", "config": CONFIG, "dataType": "ticker", "symbol": symbol}
+        base_url,
+        {"exchangeId": "binance", "config": CONFIG, "dataType": "ticker", "symbol": symbol},
     )
     assert (event, answer["error"]) == ("subscription_error", fetch_body["details"])

@@ -83,8 +83,16 @@ async def cli_server(tmp_path: Path, *args: str) -> AsyncIterator[Server]:
     env.pop("SOCKET_PORT", None)
     with log.open("w") as sink:
         process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "app.cli", "--port", str(port), *args,
-            cwd=ROOT, env=env, stdout=sink, stderr=asyncio.subprocess.STDOUT,
+            sys.executable,
+            "-m",
+            "app.cli",
+            "--port",
+            str(port),
+            *args,
+            cwd=ROOT,
+            env=env,
+            stdout=sink,
+            stderr=asyncio.subprocess.STDOUT,
         )
     server = Server(process, port, log)
     try:
@@ -99,7 +107,9 @@ async def cli_server(tmp_path: Path, *args: str) -> AsyncIterator[Server]:
                     return False
 
             # At most ~30 s on a loaded machine.
-            await eventually(healthy, timeout=30, interval=0.1, message="the server answers /health")
+            await eventually(
+                healthy, timeout=30, interval=0.1, message="the server answers /health"
+            )
         yield server
     finally:
         if process.returncode is None:
@@ -114,8 +124,12 @@ async def cli_server(tmp_path: Path, *args: str) -> AsyncIterator[Server]:
 async def run_node(script: str, **env: str) -> dict[str, Any]:
     assert NODE is not None
     process = await asyncio.create_subprocess_exec(
-        NODE, str(JS_DIR / script), cwd=JS_DIR, env={**os.environ, "API_TOKEN": TOKEN, **env},
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        NODE,
+        str(JS_DIR / script),
+        cwd=JS_DIR,
+        env={**os.environ, "API_TOKEN": TOKEN, **env},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
     out, err = await asyncio.wait_for(process.communicate(), 30)
     assert process.returncode == 0, (out.decode(), err.decode())
@@ -139,7 +153,9 @@ async def test_terminal_client_streams_on_port_plus_one_and_unsubscribes_by_shor
         socket_url = f"http://127.0.0.1:{server.port + 1}"
         ohlcv = {**TICKER, "dataType": "ohlcv", "timeframe": "1m"}
         seen = await run_node(
-            "terminal_client.mjs", SOCKET_URL=socket_url, SUBSCRIBE=json.dumps(ohlcv),
+            "terminal_client.mjs",
+            SOCKET_URL=socket_url,
+            SUBSCRIBE=json.dumps(ohlcv),
             NAMESPACE="/not-served",
         )
         assert_terminal_flow(seen, ohlcv, "sim:BTC/USDT:ohlcv:1m")
@@ -147,7 +163,8 @@ async def test_terminal_client_streams_on_port_plus_one_and_unsubscribes_by_shor
         assert seen["namespaceError"] == "Invalid namespace"
         # Same hub on both ports: the HTTP port streams too, and REST stays on the HTTP port.
         seen = await run_node(
-            "terminal_client.mjs", SOCKET_URL=f"http://127.0.0.1:{server.port}",
+            "terminal_client.mjs",
+            SOCKET_URL=f"http://127.0.0.1:{server.port}",
             SUBSCRIBE=json.dumps(TICKER),
         )
         assert_terminal_flow(seen, TICKER, "sim:BTC/USDT:ticker")
@@ -171,7 +188,8 @@ async def test_busy_socket_port_is_a_warning_and_the_http_port_still_streams(
             assert warning is not None and warning["socket_port"] == busy
             assert warning["level"] == "warning"
             seen = await run_node(
-                "terminal_client.mjs", SOCKET_URL=f"http://127.0.0.1:{server.port}",
+                "terminal_client.mjs",
+                SOCKET_URL=f"http://127.0.0.1:{server.port}",
                 SUBSCRIBE=json.dumps(TICKER),
             )
             assert_terminal_flow(seen, TICKER, "sim:BTC/USDT:ticker")
@@ -183,7 +201,9 @@ async def test_socket_port_zero_opens_no_second_port(js_ready: None, tmp_path: P
         assert listening is not None and listening["socket_port"] is None
         async with httpx.AsyncClient(timeout=2) as client:
             with pytest.raises(httpx.ConnectError):
-                await client.get(f"http://127.0.0.1:{server.port + 1}/socket.io/?EIO=4&transport=polling")
+                await client.get(
+                    f"http://127.0.0.1:{server.port + 1}/socket.io/?EIO=4&transport=polling"
+                )
             # positive control: the HTTP port answers the same Socket.IO handshake
             handshake = await client.get(
                 f"http://127.0.0.1:{server.port}/socket.io/?EIO=4&transport=polling"
@@ -197,13 +217,18 @@ async def test_sigterm_with_socketio_clients_connected_stops_promptly(
     assert NODE is not None
     async with cli_server(tmp_path) as server:
         holder = await asyncio.create_subprocess_exec(
-            NODE, str(JS_DIR / "hold_clients.mjs"), cwd=JS_DIR,
+            NODE,
+            str(JS_DIR / "hold_clients.mjs"),
+            cwd=JS_DIR,
             env={
-                **os.environ, "API_TOKEN": TOKEN, "SUBSCRIBE": json.dumps(TICKER),
+                **os.environ,
+                "API_TOKEN": TOKEN,
+                "SUBSCRIBE": json.dumps(TICKER),
                 "SOCKET_URL": f"http://127.0.0.1:{server.port + 1}",
                 "TRANSPORT_SETS": "websocket;polling;polling,websocket",
             },
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
         )
         assert holder.stdout is not None
         ready = json.loads(await asyncio.wait_for(holder.stdout.readline(), 20))
@@ -217,6 +242,7 @@ async def test_sigterm_with_socketio_clients_connected_stops_promptly(
         await holder.wait()
     stopping, stopped = server.event("server_stopping"), server.event("server_stopped")
     assert stopping is not None and stopped is not None
+
     def at(event: dict[str, Any]) -> float:
         return datetime.fromisoformat(event["timestamp"]).timestamp()
 

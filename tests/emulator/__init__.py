@@ -7,4 +7,11 @@ Use it in a test module with ``from tests.emulator.fixtures import binance_emula
 from tests.emulator.binance import API_KEY, SECRET, BinanceEmulator, Failure
 from tests.emulator.overrides import emulator_overrides, non_local_urls
 
-__all__ = ["API_KEY", "SECRET", "BinanceEmulator", "Failure", "emulator_overrides", "non_local_urls"]
+__all__ = [
+    "API_KEY",
+    "SECRET",
+    "BinanceEmulator",
+    "Failure",
+    "emulator_overrides",
+    "non_local_urls",
+]

@@ -152,7 +152,9 @@ class BinanceEmulator:
         if verdict.status != 200:
             body = {"code": -1003, "msg": "Way too much request weight used; IP banned."}
             if verdict.status == 429:
-                body["msg"] = f"Too many requests; current limit is {self.weights.limit} request weight."
+                body["msg"] = (
+                    f"Too many requests; current limit is {self.weights.limit} request weight."
+                )
             return web.json_response(
                 body,
                 status=verdict.status,
@@ -240,9 +242,19 @@ class BinanceEmulator:
         """exchangeInfo publishes the REQUEST_WEIGHT limit this emulator applies."""
         limit = self.weights.limit if self.weights.limit is not None else default_limit
         info["rateLimits"] = [
-            {"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1, "limit": limit},
+            {
+                "rateLimitType": "REQUEST_WEIGHT",
+                "interval": "MINUTE",
+                "intervalNum": 1,
+                "limit": limit,
+            },
             {"rateLimitType": "ORDERS", "interval": "SECOND", "intervalNum": 10, "limit": 100},
-            {"rateLimitType": "RAW_REQUESTS", "interval": "MINUTE", "intervalNum": 5, "limit": 61000},
+            {
+                "rateLimitType": "RAW_REQUESTS",
+                "interval": "MINUTE",
+                "intervalNum": 5,
+                "limit": 61000,
+            },
         ]
         return _dump(info)
 
@@ -250,9 +262,7 @@ class BinanceEmulator:
         raw = request.rel_url.raw_query_string
         payload, sep, signature = raw.rpartition("&signature=")
         secret = self.accounts.get(request.headers.get("X-MBX-APIKEY", ""))
-        expected = hmac.new(
-            (secret or "").encode(), payload.encode(), hashlib.sha256
-        ).hexdigest()
+        expected = hmac.new((secret or "").encode(), payload.encode(), hashlib.sha256).hexdigest()
         if not sep or secret is None or not hmac.compare_digest(signature, expected):
             return _error(401, -2015, "Invalid API-key, IP, or permissions for action.")
         return web.json_response(md.account(self.now_ms))

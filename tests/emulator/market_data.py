@@ -103,7 +103,13 @@ def _contract(base: str, quote: str, symbol: str, pair: str, margin: str) -> dic
 
 def fapi_exchange_info(known: list[str]) -> dict[str, Any]:
     symbols = [_contract(b, "USDT", f"{b}USDT", f"{b}USDT", "USDT") for b in known]
-    return {"timezone": "UTC", "serverTime": NOW_MS, "rateLimits": [], "assets": [], "symbols": symbols}
+    return {
+        "timezone": "UTC",
+        "serverTime": NOW_MS,
+        "rateLimits": [],
+        "assets": [],
+        "symbols": symbols,
+    }
 
 
 def dapi_exchange_info(known: list[str]) -> dict[str, Any]:
@@ -175,7 +181,9 @@ def trades(
         n = ts // TRADE_STEP_MS
         px, qty = _f(p + (n % 5 - 2) * 0.01), _f(0.1 + n % 7 * 0.1)
         if aggregated:
-            rows.append({"a": n, "p": px, "q": qty, "f": n, "l": n, "T": ts, "m": n % 2 == 0, "M": True})
+            rows.append(
+                {"a": n, "p": px, "q": qty, "f": n, "l": n, "T": ts, "m": n % 2 == 0, "M": True}
+            )
         else:
             rows.append(
                 {"id": n, "price": px, "qty": qty, "quoteQty": _f(float(px) * float(qty)),

@@ -61,7 +61,11 @@ async def test_load_markets_hits_three_exchange_infos_and_is_counted(
     assert binance_emulator.counts["/dapi/v1/exchangeInfo"] == 1
     assert binance_emulator.exchange_info_loads == 3
     assert {"BTC/USDT", "BTC/USDT:USDT", "BTC/USD:BTC"} <= set(exchange.symbols)
-    assert set(binance_emulator.host_counts) == {"api.binance.com", "fapi.binance.com", "dapi.binance.com"}
+    assert set(binance_emulator.host_counts) == {
+        "api.binance.com",
+        "fapi.binance.com",
+        "dapi.binance.com",
+    }
 
 
 async def test_symbol_count_is_configurable(binance_emulator_factory) -> None:  # type: ignore[no-untyped-def]

@@ -19,9 +19,9 @@ class Clock:
 def test_published_weights() -> None:
     assert request_weight("api", "ticker/24hr", {"symbol": "BTCUSDT"}) == 2
     assert request_weight("api", "ticker/24hr", {}) == 80
-    assert [request_weight("api", "depth", {"limit": str(n)}) for n in (5, 100, 500, 1000, 5000)] == [
-        5, 5, 25, 50, 250
-    ]
+    assert [
+        request_weight("api", "depth", {"limit": str(n)}) for n in (5, 100, 500, 1000, 5000)
+    ] == [5, 5, 25, 50, 250]
     assert request_weight("fapi", "depth", {"limit": "1000"}) == 20
     assert request_weight("api", "exchangeInfo", {}) == 20
 
@@ -65,5 +65,9 @@ async def test_answers_carry_the_used_weight_and_exchange_info_the_limit() -> No
     async with BinanceEmulator(weight_limit=600) as emulator, aiohttp.ClientSession() as session:
         async with session.get(f"{emulator.base_url}/api/v3/exchangeInfo") as response:
             info = await response.json()
-        assert {"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1,
-                "limit": 600} in info["rateLimits"]
+        assert {
+            "rateLimitType": "REQUEST_WEIGHT",
+            "interval": "MINUTE",
+            "intervalNum": 1,
+            "limit": 600,
+        } in info["rateLimits"]

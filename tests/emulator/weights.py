@@ -15,12 +15,24 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 SPOT_WEIGHTS: Mapping[str, int] = {
-    "exchangeInfo": 20, "ticker/24hr": 2, "trades": 25, "aggTrades": 4, "klines": 2,
-    "account": 20, "ping": 1, "time": 1,
+    "exchangeInfo": 20,
+    "ticker/24hr": 2,
+    "trades": 25,
+    "aggTrades": 4,
+    "klines": 2,
+    "account": 20,
+    "ping": 1,
+    "time": 1,
 }
 FUTURES_WEIGHTS: Mapping[str, int] = {
-    "exchangeInfo": 1, "ticker/24hr": 1, "trades": 5, "aggTrades": 20, "klines": 1,
-    "account": 5, "ping": 1, "time": 1,
+    "exchangeInfo": 1,
+    "ticker/24hr": 1,
+    "trades": 5,
+    "aggTrades": 20,
+    "klines": 1,
+    "account": 5,
+    "ping": 1,
+    "time": 1,
 }
 SPOT_DEPTH = ((100, 5), (500, 25), (1000, 50), (5000, 250))
 FUTURES_DEPTH = ((50, 2), (100, 5), (500, 10), (1000, 20))

@@ -66,7 +66,9 @@ async def test_public_reads_are_shared_across_credentials_private_ones_are_not()
         responses = await asyncio.gather(*(post(client, "fetchTicker", b) for b in bodies))
         assert {r.status_code for r in responses} == {200} and emulator.count("/ticker/24hr") == 1
         balance = [{"config": b["config"]} for b in bodies]
-        same_key = await asyncio.gather(*(post(client, "fetchBalance", balance[0]) for _ in range(5)))
+        same_key = await asyncio.gather(
+            *(post(client, "fetchBalance", balance[0]) for _ in range(5))
+        )
         assert {r.status_code for r in same_key} == {200}
         assert emulator.count("/account") == 1  # one account, five readers: one call
         others = await asyncio.gather(*(post(client, "fetchBalance", b) for b in balance[1:]))
@@ -76,12 +78,16 @@ async def test_public_reads_are_shared_across_credentials_private_ones_are_not()
 
 
 async def test_freshness_window_and_max_age_ms() -> None:
-    async with BinanceEmulator() as emulator, server(
-        emulator, lambda s: s.budget.max_age_ms.update(ticker=60_000)
-    ) as client:
+    async with (
+        BinanceEmulator() as emulator,
+        server(emulator, lambda s: s.budget.max_age_ms.update(ticker=60_000)) as client,
+    ):
         first = await post(client, "fetchTicker", TICKER)
         again = await post(client, "fetchTicker", TICKER)
-        assert (first.headers["X-Data-Source"], again.headers["X-Data-Source"]) == ("exchange", "cache")
+        assert (first.headers["X-Data-Source"], again.headers["X-Data-Source"]) == (
+            "exchange",
+            "cache",
+        )
         assert again.json() == first.json() and emulator.count("/ticker/24hr") == 1
         fresh = await post(client, "fetchTicker", {**TICKER, "maxAgeMs": 0})
         assert fresh.headers["X-Data-Source"] == "exchange" and emulator.count("/ticker/24hr") == 2
@@ -90,9 +96,10 @@ async def test_freshness_window_and_max_age_ms() -> None:
 
 
 async def test_disabled_budget_sends_every_read() -> None:
-    async with BinanceEmulator() as emulator, server(
-        emulator, lambda s: setattr(s.budget, "enabled", False)
-    ) as client:
+    async with (
+        BinanceEmulator() as emulator,
+        server(emulator, lambda s: setattr(s.budget, "enabled", False)) as client,
+    ):
         await post(client, "instance", {"exchangeId": "binance"})
         responses = await asyncio.gather(*(post(client, "fetchTicker", TICKER) for _ in range(5)))
         assert {r.headers["X-Data-Source"] for r in responses} == {"exchange"}
@@ -101,9 +108,10 @@ async def test_disabled_budget_sends_every_read() -> None:
 
 async def test_the_limiter_stops_before_the_published_limit_the_ip_is_never_refused() -> None:
     # 60 weight per minute: markets (20 spot + 1 + 1) leave room for about 16 tickers (2 each).
-    async with BinanceEmulator(symbols=40, weight_limit=60) as emulator, server(
-        emulator, lambda s: setattr(s.budget, "max_queue_wait_ms", 0)
-    ) as client:
+    async with (
+        BinanceEmulator(symbols=40, weight_limit=60) as emulator,
+        server(emulator, lambda s: setattr(s.budget, "max_queue_wait_ms", 0)) as client,
+    ):
         await post(client, "instance", {"exchangeId": "binance"})
         symbols = [f"{base}/USDT" for base in emulator.bases]
         # one after another, bounded: 40 requests
@@ -122,7 +130,10 @@ async def test_the_limiter_stops_before_the_published_limit_the_ip_is_never_refu
 
 
 async def test_a_429_stops_every_instance_until_retry_after_no_418() -> None:
-    async with BinanceEmulator(accounts={"key-b": "secret-b"}) as emulator, server(emulator) as client:
+    async with (
+        BinanceEmulator(accounts={"key-b": "secret-b"}) as emulator,
+        server(emulator) as client,
+    ):
         await post(client, "instance", {"exchangeId": "binance"})
         emulator.fail("ticker/24hr", "rate_limit")  # 429 with Retry-After: 1
         first = await post(client, "fetchTicker", TICKER)

@@ -90,7 +90,8 @@ async def test_credentials_are_set_only_when_given(gateways: list[CcxtGateway]) 
 
 
 async def test_futures_sets_options_default_type_swap_not_top_level(
-    binance_emulator: BinanceEmulator, gateways: list[CcxtGateway]  # noqa: F811
+    binance_emulator: BinanceEmulator,  # noqa: F811
+    gateways: list[CcxtGateway],
 ) -> None:
     backend = backend_for(binance_emulator)
     config = ExchangeConfig("binance", market_type="futures")
@@ -107,7 +108,8 @@ async def test_futures_sets_options_default_type_swap_not_top_level(
 
 
 async def test_spot_keeps_btc_usdt_on_the_spot_market(
-    binance_emulator: BinanceEmulator, gateways: list[CcxtGateway]  # noqa: F811
+    binance_emulator: BinanceEmulator,  # noqa: F811
+    gateways: list[CcxtGateway],
 ) -> None:
     gateway = backend_for(binance_emulator).create(ExchangeConfig("binance"))
     gateways.append(gateway)
@@ -147,7 +149,8 @@ def test_deep_merge_merges_nested_maps_and_copies() -> None:
 
 
 async def test_sandbox_switches_to_the_test_urls(
-    binance_emulator: BinanceEmulator, gateways: list[CcxtGateway]  # noqa: F811
+    binance_emulator: BinanceEmulator,  # noqa: F811
+    gateways: list[CcxtGateway],
 ) -> None:
     gateway = backend_for(binance_emulator).create(ExchangeConfig("binance", sandbox=True))
     gateways.append(gateway)
@@ -174,11 +177,14 @@ async def test_exchange_without_testnet_is_not_supported_never_live() -> None:
 
 
 async def test_markets_are_shared_without_copying(
-    binance_emulator: BinanceEmulator, gateways: list[CcxtGateway]  # noqa: F811
+    binance_emulator: BinanceEmulator,  # noqa: F811
+    gateways: list[CcxtGateway],
 ) -> None:
     backend = backend_for(binance_emulator)
     a = backend.create(ExchangeConfig("binance"))
-    b = backend.create(ExchangeConfig("binance", credentials=Credentials(api_key=KEY, secret=SECRET)))
+    b = backend.create(
+        ExchangeConfig("binance", credentials=Credentials(api_key=KEY, secret=SECRET))
+    )
     gateways += [a, b]
     await a.load_markets()
     loads = binance_emulator.exchange_info_loads
@@ -191,7 +197,8 @@ async def test_markets_are_shared_without_copying(
 
 
 async def test_share_from_an_unloaded_gateway_loads_its_own(
-    binance_emulator: BinanceEmulator, gateways: list[CcxtGateway]  # noqa: F811
+    binance_emulator: BinanceEmulator,  # noqa: F811
+    gateways: list[CcxtGateway],
 ) -> None:
     backend = backend_for(binance_emulator)
     a, b = backend.create(ExchangeConfig("binance")), backend.create(ExchangeConfig("binance"))
@@ -245,7 +252,8 @@ async def test_refused_connection_is_a_network_domain_error(gateways: list[CcxtG
 
 
 async def test_balance_without_credentials_is_credentials_required(
-    binance_emulator: BinanceEmulator, gateways: list[CcxtGateway]  # noqa: F811
+    binance_emulator: BinanceEmulator,  # noqa: F811
+    gateways: list[CcxtGateway],
 ) -> None:
     gateway = backend_for(binance_emulator).create(ExchangeConfig("binance"))
     gateways.append(gateway)
@@ -255,10 +263,13 @@ async def test_balance_without_credentials_is_credentials_required(
 
 
 async def test_wrong_secret_is_authentication_failed_and_scrubbed(
-    binance_emulator: BinanceEmulator, gateways: list[CcxtGateway]  # noqa: F811
+    binance_emulator: BinanceEmulator,  # noqa: F811
+    gateways: list[CcxtGateway],
 ) -> None:
     credentials = Credentials(api_key=binance_emulator.api_key, secret=SECRET)
-    gateway = backend_for(binance_emulator).create(ExchangeConfig("binance", credentials=credentials))
+    gateway = backend_for(binance_emulator).create(
+        ExchangeConfig("binance", credentials=credentials)
+    )
     gateways.append(gateway)
     with pytest.raises(domain.AuthenticationFailed) as caught:
         await gateway.fetch_balance()
@@ -267,7 +278,8 @@ async def test_wrong_secret_is_authentication_failed_and_scrubbed(
 
 
 async def test_watch_on_a_regular_instance_is_not_supported(
-    binance_emulator: BinanceEmulator, gateways: list[CcxtGateway]  # noqa: F811
+    binance_emulator: BinanceEmulator,  # noqa: F811
+    gateways: list[CcxtGateway],
 ) -> None:
     gateway = backend_for(binance_emulator).create(ExchangeConfig("binance"))
     gateways.append(gateway)
@@ -279,7 +291,9 @@ async def test_watch_on_a_regular_instance_is_not_supported(
 def _ccxt_error_classes() -> list[type[BaseException]]:
     return [
         cls
-        for _, cls in inspect.getmembers(importlib.import_module("ccxt.base.errors"), inspect.isclass)
+        for _, cls in inspect.getmembers(
+            importlib.import_module("ccxt.base.errors"), inspect.isclass
+        )
         if issubclass(cls, ccxt.BaseError)
     ]
 
@@ -369,7 +383,8 @@ def test_scrub_ignores_empty_secrets_and_bounds_length() -> None:
 
 
 async def test_capabilities_report_has_symbols_timeframes_fees(
-    binance_emulator: BinanceEmulator, gateways: list[CcxtGateway]  # noqa: F811
+    binance_emulator: BinanceEmulator,  # noqa: F811
+    gateways: list[CcxtGateway],
 ) -> None:
     gateway = backend_for(binance_emulator).create(ExchangeConfig("binance"))
     gateways.append(gateway)

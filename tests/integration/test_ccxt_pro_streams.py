@@ -86,7 +86,9 @@ async def started_watch(gw: CcxtGateway, coro: Any) -> asyncio.Task[Any]:
 
 @pytest.mark.parametrize("data_type", list(STREAMS))
 async def test_un_watch_sends_unsubscribe_where_binance_has_it(
-    gateway: CcxtGateway, binance_emulator: BinanceEmulator, data_type: str  # noqa: F811
+    gateway: CcxtGateway,
+    binance_emulator: BinanceEmulator,  # noqa: F811
+    data_type: str,
 ) -> None:
     ws = binance_emulator.ws
     stream = STREAMS[data_type]
@@ -102,7 +104,8 @@ async def test_un_watch_sends_unsubscribe_where_binance_has_it(
 
 
 async def test_un_watch_balance_is_a_no_op_binance_has_no_un_watch_balance(
-    gateway: CcxtGateway, binance_emulator: BinanceEmulator  # noqa: F811
+    gateway: CcxtGateway,
+    binance_emulator: BinanceEmulator,  # noqa: F811
 ) -> None:
     assert not gateway.has("unWatchBalance")
     await gateway.un_watch("balance", "")
@@ -111,7 +114,9 @@ async def test_un_watch_balance_is_a_no_op_binance_has_no_un_watch_balance(
 
 @pytest.mark.parametrize("abort", [False, True], ids=["close-frame", "tcp-cut"])
 async def test_a_drop_fails_the_pending_watch_and_the_next_watch_resubscribes(
-    gateway: CcxtGateway, binance_emulator: BinanceEmulator, abort: bool  # noqa: F811
+    gateway: CcxtGateway,
+    binance_emulator: BinanceEmulator,  # noqa: F811
+    abort: bool,
 ) -> None:
     ws = binance_emulator.ws
     first = await watch(gateway, "ticker")
@@ -131,7 +136,8 @@ async def test_a_drop_fails_the_pending_watch_and_the_next_watch_resubscribes(
 
 
 async def test_order_book_after_a_reconnect_is_a_full_book_in_step_with_the_exchange(
-    gateway: CcxtGateway, binance_emulator: BinanceEmulator  # noqa: F811
+    gateway: CcxtGateway,
+    binance_emulator: BinanceEmulator,  # noqa: F811
 ) -> None:
     ws = binance_emulator.ws
     for _ in range(3):
@@ -199,7 +205,8 @@ def stream_settings() -> StreamSettings:
 
 @pytest.fixture
 async def hub_parts(
-    binance_emulator: BinanceEmulator, stream_settings: StreamSettings  # noqa: F811
+    binance_emulator: BinanceEmulator,  # noqa: F811
+    stream_settings: StreamSettings,
 ) -> AsyncIterator[tuple[StreamService, StreamHub, RecordingPublisher]]:
     backend = CcxtBackend(pro_settings(binance_emulator))
     cache = InMemoryInstanceCache(backend.create, CacheSettings())
@@ -215,7 +222,8 @@ TICKER = StreamRequest(config=PRO, data_type="ticker", symbol=SYMBOL)
 
 
 async def test_hub_stream_recovers_after_the_exchange_drops_the_socket(
-    hub_parts: tuple[StreamService, StreamHub, RecordingPublisher], binance_emulator: BinanceEmulator  # noqa: F811
+    hub_parts: tuple[StreamService, StreamHub, RecordingPublisher],
+    binance_emulator: BinanceEmulator,  # noqa: F811
 ) -> None:
     streams, _hub, publisher = hub_parts
     ws = binance_emulator.ws
@@ -233,10 +241,15 @@ async def test_hub_stream_recovers_after_the_exchange_drops_the_socket(
 
 @pytest.mark.parametrize(
     "stream_settings",
-    [StreamSettings(retry_initial_seconds=0.01, retry_jitter=0.0, watchdog_seconds={"ticker": 0.3})],
+    [
+        StreamSettings(
+            retry_initial_seconds=0.01, retry_jitter=0.0, watchdog_seconds={"ticker": 0.3}
+        )
+    ],
 )
 async def test_watchdog_unsubscribes_and_resubscribes_a_silent_stream(
-    hub_parts: tuple[StreamService, StreamHub, RecordingPublisher], binance_emulator: BinanceEmulator  # noqa: F811
+    hub_parts: tuple[StreamService, StreamHub, RecordingPublisher],
+    binance_emulator: BinanceEmulator,  # noqa: F811
 ) -> None:
     streams, _hub, publisher = hub_parts
     ws = binance_emulator.ws
@@ -255,7 +268,8 @@ async def test_watchdog_unsubscribes_and_resubscribes_a_silent_stream(
 
 
 async def test_last_subscriber_leaving_unsubscribes_upstream(
-    hub_parts: tuple[StreamService, StreamHub, RecordingPublisher], binance_emulator: BinanceEmulator  # noqa: F811
+    hub_parts: tuple[StreamService, StreamHub, RecordingPublisher],
+    binance_emulator: BinanceEmulator,  # noqa: F811
 ) -> None:
     streams, hub, publisher = hub_parts
     ws = binance_emulator.ws
@@ -342,7 +356,9 @@ async def test_emulator_silence_pushes_nothing_and_rest_depth_follows_the_diff_s
                     break
                 diffs.append(last)
                 assert len(diffs) < 10, "the emulator kept pushing while silent"
-            async with session.get(f"{base}/api.binance.com/api/v3/depth?symbol=BTCUSDT&limit=5") as r:
+            async with session.get(
+                f"{base}/api.binance.com/api/v3/depth?symbol=BTCUSDT&limit=5"
+            ) as r:
                 snapshot = await r.json()
             assert snapshot["lastUpdateId"] == diffs[-1]["u"]
             levels = ws.depth_levels_at("BTCUSDT", snapshot["lastUpdateId"])

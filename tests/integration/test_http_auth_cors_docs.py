@@ -20,9 +20,13 @@ async def test_missing_token_is_401(client: Client) -> None:
     assert response.json() == {"error": "Access token required"}
 
 
-@pytest.mark.parametrize("header", ["Bearer ", "Bearer", "Basic dXNlcjpwYXNz", "token-without-scheme"])
+@pytest.mark.parametrize(
+    "header", ["Bearer ", "Bearer", "Basic dXNlcjpwYXNz", "token-without-scheme"]
+)
 async def test_empty_or_non_bearer_token_is_401(client: Client, header: str) -> None:
-    response = await client.post("/api/exchange/fetchTicker", json=BODY, headers={"Authorization": header})
+    response = await client.post(
+        "/api/exchange/fetchTicker", json=BODY, headers={"Authorization": header}
+    )
     assert response.status_code == 401
 
 
@@ -60,7 +64,8 @@ async def test_default_token_works_when_no_api_token_is_set() -> None:
     settings.api_token = None
     async with http_client(make_app(settings, [FakeBackend()])) as client:
         response = await client.post(
-            "/api/exchange/fetchTicker", json=BODY,
+            "/api/exchange/fetchTicker",
+            json=BODY,
             headers={"Authorization": "Bearer your-secret-token"},
         )
     assert response.status_code == 200
@@ -105,8 +110,15 @@ async def test_openapi_documents_every_endpoint_body_and_error(client: Client) -
     assert response.status_code == 200
     spec = response.json()
     paths = spec["paths"]
-    for name in ("instance", "fetchTicker", "fetchOrderBook", "fetchTrades", "fetchOHLCV",
-                 "fetchBalance", "capabilities"):
+    for name in (
+        "instance",
+        "fetchTicker",
+        "fetchOrderBook",
+        "fetchTrades",
+        "fetchOHLCV",
+        "fetchBalance",
+        "capabilities",
+    ):
         operation = paths[f"/api/exchange/{name}"]["post"]
         assert "requestBody" in operation, name
         for status in ("200", "400", "401", "403", "501", "502", "503", "504"):
@@ -131,4 +143,6 @@ async def test_docs_can_be_turned_off() -> None:
 async def test_backends_introspection_lists_loaded_backends(client: Client) -> None:
     response = await client.get("/api/backends", headers=AUTH)
     assert response.status_code == 200
-    assert response.json()["data"] == [{"name": "fake", "status": "loaded", "exchanges": 1, "error": None}]
+    assert response.json()["data"] == [
+        {"name": "fake", "status": "loaded", "exchanges": 1, "error": None}
+    ]

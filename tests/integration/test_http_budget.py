@@ -36,18 +36,25 @@ async def test_the_second_read_comes_from_the_cache_and_max_age_zero_asks_again(
     first, second = [
         await client.post("/api/exchange/fetchOHLCV", json=body, headers=AUTH) for _ in range(2)
     ]
-    assert (first.headers["X-Data-Source"], second.headers["X-Data-Source"]) == ("exchange", "cache")
+    assert (first.headers["X-Data-Source"], second.headers["X-Data-Source"]) == (
+        "exchange",
+        "cache",
+    )
     assert first.json() == second.json()
     gateway = fake_backend.created[0]
     assert gateway.calls["fetch_ohlcv"] == 1
-    fresh = await client.post("/api/exchange/fetchOHLCV", json={**body, "maxAgeMs": 0}, headers=AUTH)
+    fresh = await client.post(
+        "/api/exchange/fetchOHLCV", json={**body, "maxAgeMs": 0}, headers=AUTH
+    )
     assert fresh.headers["X-Data-Source"] == "exchange" and gateway.calls["fetch_ohlcv"] == 2
 
 
 async def test_bad_max_age_is_bad_input(client: Client) -> None:
     for bad in (-1, "soon", 1.5):
         response = await client.post(
-            "/api/exchange/fetchTicker", json={**READS["fetchTicker"], "maxAgeMs": bad}, headers=AUTH
+            "/api/exchange/fetchTicker",
+            json={**READS["fetchTicker"], "maxAgeMs": bad},
+            headers=AUTH,
         )
         assert response.status_code == 400, bad
         assert response.json()["error"] == "Failed to fetch ticker"
@@ -70,4 +77,9 @@ async def test_budget_page_counts_reads_by_source(client: Client) -> None:
     assert page.status_code == 200
     data = page.json()["data"]
     assert data["enabled"] is True
-    assert data["exchanges"]["fake"]["reads"] == {"exchange": 1, "coalesced": 0, "cache": 1, "stream": 0}
+    assert data["exchanges"]["fake"]["reads"] == {
+        "exchange": 1,
+        "coalesced": 0,
+        "cache": 1,
+        "stream": 0,
+    }

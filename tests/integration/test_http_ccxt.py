@@ -40,9 +40,12 @@ def hosts(emulator: BinanceEmulator) -> set[str]:
 
 
 async def test_fetch_ticker_through_the_real_ccxt_code_path(
-    ccxt_client: Client, binance_emulator: BinanceEmulator  # noqa: F811
+    ccxt_client: Client,
+    binance_emulator: BinanceEmulator,  # noqa: F811
 ) -> None:
-    response = await post(ccxt_client, "fetchTicker", {"config": {"exchangeId": "binance"}, "symbol": "BTC/USDT"})
+    response = await post(
+        ccxt_client, "fetchTicker", {"config": {"exchangeId": "binance"}, "symbol": "BTC/USDT"}
+    )
     assert response.status_code == 200, response.text
     ticker = response.json()["data"]
     assert ticker["symbol"] == "BTC/USDT" and ticker["last"] > 0
@@ -51,7 +54,8 @@ async def test_fetch_ticker_through_the_real_ccxt_code_path(
 
 
 async def test_futures_really_selects_the_swap_market(
-    ccxt_client: Client, binance_emulator: BinanceEmulator  # noqa: F811
+    ccxt_client: Client,
+    binance_emulator: BinanceEmulator,  # noqa: F811
 ) -> None:
     body = {"config": {"exchangeId": "binance", "marketType": "futures"}, "symbol": "BTC/USDT"}
     response = await post(ccxt_client, "fetchTicker", body)
@@ -62,7 +66,8 @@ async def test_futures_really_selects_the_swap_market(
 
 
 async def test_sandbox_goes_to_the_testnet_and_never_to_live(
-    ccxt_client: Client, binance_emulator: BinanceEmulator  # noqa: F811
+    ccxt_client: Client,
+    binance_emulator: BinanceEmulator,  # noqa: F811
 ) -> None:
     body = {"config": {"exchangeId": "binance", "sandbox": True}, "symbol": "BTC/USDT"}
     response = await post(ccxt_client, "fetchTicker", body)
@@ -73,18 +78,25 @@ async def test_sandbox_goes_to_the_testnet_and_never_to_live(
 
 
 async def test_since_and_limit_reach_the_exchange(
-    ccxt_client: Client, binance_emulator: BinanceEmulator  # noqa: F811
+    ccxt_client: Client,
+    binance_emulator: BinanceEmulator,  # noqa: F811
 ) -> None:
     since = binance_emulator.now_ms - 3_600_000
-    body = {"config": {"exchangeId": "binance"}, "symbol": "BTC/USDT", "timeframe": "5m",
-            "since": since, "limit": 6}
+    body = {
+        "config": {"exchangeId": "binance"},
+        "symbol": "BTC/USDT",
+        "timeframe": "5m",
+        "since": since,
+        "limit": 6,
+    }
     response = await post(ccxt_client, "fetchOHLCV", body)
     rows = response.json()["data"]
     assert response.status_code == 200 and len(rows) == 6 and rows[0][0] >= since
     klines = [path for _, _, path in binance_emulator.requests if "/klines" in path]
     assert f"startTime={since}" in klines[-1] and "interval=5m" in klines[-1]
     trades = await post(
-        ccxt_client, "fetchTrades",
+        ccxt_client,
+        "fetchTrades",
         {"config": {"exchangeId": "binance"}, "symbol": "BTC/USDT", "since": since, "limit": 5},
     )
     assert trades.status_code == 200 and all(t["timestamp"] >= since for t in trades.json()["data"])
@@ -101,12 +113,15 @@ async def test_balance_with_valid_and_invalid_credentials(ccxt_client: Client) -
     assert refused.status_code == 400
     assert refused.json()["errorType"] == "AuthenticationError"
     assert twin["apiKey"] not in refused.text and SECRET not in refused.text
-    rotated = await post(ccxt_client, "fetchBalance", {"config": {**good, "secret": "rotated-secret"}})
+    rotated = await post(
+        ccxt_client, "fetchBalance", {"config": {**good, "secret": "rotated-secret"}}
+    )
     assert rotated.status_code == 400, "a rotated secret must not reuse the old instance"
 
 
 async def test_twenty_concurrent_cold_requests_load_markets_once(
-    ccxt_client: Client, binance_emulator: BinanceEmulator  # noqa: F811
+    ccxt_client: Client,
+    binance_emulator: BinanceEmulator,  # noqa: F811
 ) -> None:
     body = {"config": {"exchangeId": "binance"}, "symbol": "ETH/USDT"}
     responses = await asyncio.gather(*(post(ccxt_client, "fetchTicker", body) for _ in range(20)))
@@ -126,7 +141,11 @@ async def test_twenty_concurrent_cold_requests_load_markets_once(
     ],
 )
 async def test_exchange_failures_map_to_statuses(
-    ccxt_client: Client, binance_emulator: BinanceEmulator, kind: str, status: int, error_type: set[str]  # noqa: F811
+    ccxt_client: Client,
+    binance_emulator: BinanceEmulator,  # noqa: F811
+    kind: str,
+    status: int,
+    error_type: set[str],
 ) -> None:
     body = {"config": {"exchangeId": "binance"}, "symbol": "BTC/USDT"}
     assert (await post(ccxt_client, "fetchTicker", body)).status_code == 200

@@ -32,23 +32,41 @@ JSON = {**AUTH, "Content-Type": "application/json"}
 # Every POST endpoint, with a body it accepts and its fixed `error` text.
 ENDPOINTS: list[tuple[str, dict[str, Any], str]] = [
     ("/api/exchange/instance", {"exchangeId": "fake"}, "Failed to create exchange instance"),
-    ("/api/exchange/fetchTicker", {"config": CONFIG, "symbol": "BTC/USDT"}, "Failed to fetch ticker"),
-    ("/api/exchange/fetchOrderBook", {"config": CONFIG, "symbol": "BTC/USDT"},
-     "Failed to fetch orderbook"),
-    ("/api/exchange/fetchTrades", {"config": CONFIG, "symbol": "BTC/USDT"}, "Failed to fetch trades"),
+    (
+        "/api/exchange/fetchTicker",
+        {"config": CONFIG, "symbol": "BTC/USDT"},
+        "Failed to fetch ticker",
+    ),
+    (
+        "/api/exchange/fetchOrderBook",
+        {"config": CONFIG, "symbol": "BTC/USDT"},
+        "Failed to fetch orderbook",
+    ),
+    (
+        "/api/exchange/fetchTrades",
+        {"config": CONFIG, "symbol": "BTC/USDT"},
+        "Failed to fetch trades",
+    ),
     ("/api/exchange/fetchOHLCV", {"config": CONFIG, "symbol": "BTC/USDT"}, "Failed to fetch OHLCV"),
-    ("/api/exchange/fetchBalance",
-     {"config": {**CONFIG, "apiKey": "key-123456", "secret": "secret-abcdef"}},
-     "Failed to fetch balance"),
+    (
+        "/api/exchange/fetchBalance",
+        {"config": {**CONFIG, "apiKey": "key-123456", "secret": "secret-abcdef"}},
+        "Failed to fetch balance",
+    ),
     ("/api/exchange/capabilities", {"config": CONFIG}, "Failed to get capabilities"),
     ("/api/exchange/watchTicker", {"config": PRO, "symbol": "BTC/USDT"}, "Failed to watch ticker"),
-    ("/api/exchange/watchOrderBook", {"config": PRO, "symbol": "BTC/USDT"},
-     "Failed to watch orderbook"),
+    (
+        "/api/exchange/watchOrderBook",
+        {"config": PRO, "symbol": "BTC/USDT"},
+        "Failed to watch orderbook",
+    ),
     ("/api/exchange/watchTrades", {"config": PRO, "symbol": "BTC/USDT"}, "Failed to watch trades"),
     ("/api/exchange/watchOHLCV", {"config": PRO, "symbol": "BTC/USDT"}, "Failed to watch OHLCV"),
-    ("/api/exchange/watchBalance",
-     {"config": {**PRO, "apiKey": "key-123456", "secret": "secret-abcdef"}},
-     "Failed to watch balance"),
+    (
+        "/api/exchange/watchBalance",
+        {"config": {**PRO, "apiKey": "key-123456", "secret": "secret-abcdef"}},
+        "Failed to watch balance",
+    ),
     ("/api/proxy/request", {"url": "http://nowhere.test/"}, "Proxy request failed"),
 ]
 IDS = [path.rsplit("/", 1)[1] for path, _, _ in ENDPOINTS]
@@ -188,12 +206,18 @@ def raw_deflate(data: bytes) -> bytes:
 
 @pytest.mark.parametrize(
     ("coding", "encode"),
-    [("gzip", gzip.compress), ("x-gzip", gzip.compress), ("deflate", zlib.compress),
-     ("deflate", raw_deflate), ("GZIP", gzip.compress)],
+    [
+        ("gzip", gzip.compress),
+        ("x-gzip", gzip.compress),
+        ("deflate", zlib.compress),
+        ("deflate", raw_deflate),
+        ("GZIP", gzip.compress),
+    ],
 )
 async def test_compressed_bodies_are_decoded(client: Client, coding: str, encode: Any) -> None:
     response = await client.post(
-        "/api/exchange/fetchTicker", content=encode(TICKER),
+        "/api/exchange/fetchTicker",
+        content=encode(TICKER),
         headers={**JSON, "Content-Encoding": coding},
     )
     assert response.status_code == 200, response.text
@@ -202,7 +226,9 @@ async def test_compressed_bodies_are_decoded(client: Client, coding: str, encode
 
 async def test_an_unknown_coding_is_415_naming_it_never_malformed_json(client: Client) -> None:
     response = await client.post(
-        "/api/exchange/fetchTicker", content=b"\x00\x01binary", headers={**JSON, "Content-Encoding": "br"}
+        "/api/exchange/fetchTicker",
+        content=b"\x00\x01binary",
+        headers={**JSON, "Content-Encoding": "br"},
     )
     assert response.status_code == 415
     body = response.json()
@@ -213,13 +239,15 @@ async def test_an_unknown_coding_is_415_naming_it_never_malformed_json(client: C
 
 async def test_a_broken_gzip_body_is_400_saying_so(client: Client) -> None:
     response = await client.post(
-        "/api/exchange/fetchTicker", content=b"not gzip at all",
+        "/api/exchange/fetchTicker",
+        content=b"not gzip at all",
         headers={**JSON, "Content-Encoding": "gzip"},
     )
     assert response.status_code == 400
     assert response.json()["details"] == "Request body is not valid gzip data"
     truncated = await client.post(
-        "/api/exchange/fetchTicker", content=gzip.compress(TICKER)[:-12],
+        "/api/exchange/fetchTicker",
+        content=gzip.compress(TICKER)[:-12],
         headers={**JSON, "Content-Encoding": "gzip"},
     )
     assert truncated.status_code == 400 and "gzip" in truncated.json()["details"]
@@ -243,9 +271,19 @@ async def test_the_size_limit_applies_after_decoding(client: Client) -> None:
 @pytest.mark.parametrize(
     ("path", "body"),
     [
-        ("fetchOrderBook", {"config": CONFIG, "symbol": "BTC/USDT", "params": {"symbol": "ETHUSDT"}}),
-        ("fetchOHLCV", {"config": CONFIG, "symbol": "BTC/USDT", "timeframe": "1m",
-                        "params": {"interval": "1h"}}),
+        (
+            "fetchOrderBook",
+            {"config": CONFIG, "symbol": "BTC/USDT", "params": {"symbol": "ETHUSDT"}},
+        ),
+        (
+            "fetchOHLCV",
+            {
+                "config": CONFIG,
+                "symbol": "BTC/USDT",
+                "timeframe": "1m",
+                "params": {"interval": "1h"},
+            },
+        ),
         ("fetchTicker", {"config": CONFIG, "symbol": "BTC/USDT", "params": {"instId": "ETH-USDT"}}),
         ("fetchTrades", {"config": CONFIG, "symbol": "BTC/USDT", "params": {"startTime": 1}}),
         ("fetchOHLCV", {"config": CONFIG, "symbol": "BTC/USDT", "params": {"endTime": 1}}),
@@ -261,8 +299,12 @@ async def test_params_that_relabel_the_answer_are_refused(
     assert response.status_code == 400, response.text
     assert response.json()["errorType"] == "ReservedParam"
     assert "is not allowed" in response.json()["details"]
-    assert not any(gw.calls[name] for gw in fake_backend.created for name in gw.calls
-                   if name.startswith(("fetch_", "watch_")))
+    assert not any(
+        gw.calls[name]
+        for gw in fake_backend.created
+        for name in gw.calls
+        if name.startswith(("fetch_", "watch_"))
+    )
 
 
 async def test_exchange_specific_params_still_reach_the_exchange(

@@ -41,8 +41,14 @@ async def test_instance_echoes_the_config_flat_with_defaults(client: Client) -> 
 
 
 async def test_instance_reports_credentials_without_echoing_them(client: Client) -> None:
-    body = {"exchangeId": "fake", "apiKey": "K-123", "secret": "S-456", "sandbox": True,
-            "marketType": "futures", "ccxtType": "pro"}
+    body = {
+        "exchangeId": "fake",
+        "apiKey": "K-123",
+        "secret": "S-456",
+        "sandbox": True,
+        "marketType": "futures",
+        "ccxtType": "pro",
+    }
     response = await post(client, "instance", body)
     data = response.json()
     assert data["hasCredentials"] is True and data["sandbox"] is True
@@ -66,7 +72,9 @@ async def test_fetch_order_book_passes_limit(client: Client, fake_backend: FakeB
     assert only_gateway(fake_backend).last_args["fetch_order_book"][1] == 5
 
 
-async def test_fetch_trades_honours_since_and_limit(client: Client, fake_backend: FakeBackend) -> None:
+async def test_fetch_trades_honours_since_and_limit(
+    client: Client, fake_backend: FakeBackend
+) -> None:
     since = 1_699_900_000_000
     body = {"config": CONFIG, "symbol": "BTC/USDT", "since": since, "limit": 3}
     response = await post(client, "fetchTrades", body)
@@ -76,7 +84,9 @@ async def test_fetch_trades_honours_since_and_limit(client: Client, fake_backend
     assert 0 < len(trades) <= 3 and all(t["timestamp"] >= since for t in trades)
 
 
-async def test_fetch_ohlcv_honours_timeframe_since_limit(client: Client, fake_backend: FakeBackend) -> None:
+async def test_fetch_ohlcv_honours_timeframe_since_limit(
+    client: Client, fake_backend: FakeBackend
+) -> None:
     since = 1_699_900_000_000
     body = {"config": CONFIG, "symbol": "BTC/USDT", "timeframe": "1h", "since": since, "limit": 4}
     response = await post(client, "fetchOHLCV", body)
@@ -86,7 +96,9 @@ async def test_fetch_ohlcv_honours_timeframe_since_limit(client: Client, fake_ba
     assert only_gateway(fake_backend).last_args["fetch_ohlcv"][1:4] == ("1h", since, 4)
 
 
-async def test_fetch_ohlcv_defaults_to_one_minute(client: Client, fake_backend: FakeBackend) -> None:
+async def test_fetch_ohlcv_defaults_to_one_minute(
+    client: Client, fake_backend: FakeBackend
+) -> None:
     await post(client, "fetchOHLCV", {"config": CONFIG, "symbol": "BTC/USDT"})
     assert only_gateway(fake_backend).last_args["fetch_ohlcv"][1] == "1m"
 
@@ -115,7 +127,9 @@ async def test_capabilities_shape(client: Client) -> None:
     assert data["has"]["fetchTicker"] is True
 
 
-async def test_instances_are_reused_across_requests(client: Client, fake_backend: FakeBackend) -> None:
+async def test_instances_are_reused_across_requests(
+    client: Client, fake_backend: FakeBackend
+) -> None:
     for _ in range(3):
         await post(client, "fetchTicker", {"config": CONFIG, "symbol": "BTC/USDT"})
     assert len(fake_backend.created) == 1
@@ -134,13 +148,21 @@ ENDPOINTS = [
 FAILURES = [
     (domain.BadSymbol("no such market", error_type="BadSymbol"), 400, "BadSymbol"),
     (domain.BadInput("bad", error_type="BadRequest"), 400, "BadRequest"),
-    (domain.AuthenticationFailed("bad key", error_type="AuthenticationError"), 400, "AuthenticationError"),
+    (
+        domain.AuthenticationFailed("bad key", error_type="AuthenticationError"),
+        400,
+        "AuthenticationError",
+    ),
     (domain.RateLimited("slow down", error_type="RateLimitExceeded"), 429, "RateLimitExceeded"),
     (domain.RateLimited("blocked", error_type="DDoSProtection"), 429, "DDoSProtection"),
     (domain.NotSupported("nope", error_type="NotSupported"), 501, "NotSupported"),
     (domain.ExchangeUnreachable("net", error_type="NetworkError"), 502, "NetworkError"),
     (domain.ExchangeError("odd", error_type="ExchangeError"), 502, "ExchangeError"),
-    (domain.ExchangeUnavailable("maint", error_type="ExchangeNotAvailable"), 503, "ExchangeNotAvailable"),
+    (
+        domain.ExchangeUnavailable("maint", error_type="ExchangeNotAvailable"),
+        503,
+        "ExchangeNotAvailable",
+    ),
     (domain.ExchangeTimeout("slow", error_type="RequestTimeout"), 504, "RequestTimeout"),
 ]
 
@@ -172,7 +194,9 @@ async def test_instance_failure_text(client: Client, fake_backend: FakeBackend) 
 
     def failing(config: Any) -> Any:
         gateway = original(config)
-        gateway.fail_next("load_markets", domain.ExchangeUnavailable("down", error_type="ExchangeNotAvailable"))
+        gateway.fail_next(
+            "load_markets", domain.ExchangeUnavailable("down", error_type="ExchangeNotAvailable")
+        )
         return gateway
 
     fake_backend.create = failing  # type: ignore[method-assign]
@@ -189,7 +213,9 @@ async def test_missing_exchange_id_on_instance(client: Client) -> None:
 
 @pytest.mark.parametrize("name", ["constructor", "__proto__", "toString", "not-an-exchange"])
 async def test_unknown_and_prototype_exchange_ids_are_400(client: Client, name: str) -> None:
-    response = await post(client, "fetchTicker", {"config": {"exchangeId": name}, "symbol": "BTC/USDT"})
+    response = await post(
+        client, "fetchTicker", {"config": {"exchangeId": name}, "symbol": "BTC/USDT"}
+    )
     assert response.status_code == 400
     assert response.json()["errorType"] == "UnknownExchange"
     response = await post(client, "instance", {"exchangeId": name})
@@ -230,7 +256,9 @@ MALFORMED_BODIES = [
 
 
 @pytest.mark.parametrize(("body", "hint"), MALFORMED_BODIES)
-async def test_malformed_bodies_are_400_in_the_error_shape(client: Client, body: Any, hint: str) -> None:
+async def test_malformed_bodies_are_400_in_the_error_shape(
+    client: Client, body: Any, hint: str
+) -> None:
     response = await post(client, "fetchTicker", body)
     assert response.status_code == 400, response.text
     payload = response.json()
@@ -246,7 +274,11 @@ async def test_malformed_bodies_are_400_in_the_error_shape(client: Client, body:
         ("fetchTrades", {"config": CONFIG, "symbol": "BTC/USDT", "limit": 0}, "limit"),
         ("fetchOrderBook", {"config": CONFIG, "symbol": "BTC/USDT", "limit": 1.5}, "limit"),
         ("fetchOHLCV", {"config": CONFIG, "symbol": "BTC/USDT", "timeframe": 60}, "timeframe"),
-        ("fetchOHLCV", {"config": CONFIG, "symbol": "BTC/USDT", "timeframe": "1h; drop"}, "timeframe"),
+        (
+            "fetchOHLCV",
+            {"config": CONFIG, "symbol": "BTC/USDT", "timeframe": "1h; drop"},
+            "timeframe",
+        ),
     ],
 )
 async def test_ill_typed_numbers_are_400(client: Client, path: str, body: Any, hint: str) -> None:

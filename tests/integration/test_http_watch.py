@@ -32,9 +32,16 @@ async def watch_client(application: Application) -> AsyncIterator[httpx.AsyncCli
         yield client
 
 
-async def post_and_push(client: httpx.AsyncClient, backend: FakeBackend, path: str,
-                        body: dict[str, Any], data_type: str, symbol: str, data: Any,
-                        timeframe: str | None = None) -> Any:
+async def post_and_push(
+    client: httpx.AsyncClient,
+    backend: FakeBackend,
+    path: str,
+    body: dict[str, Any],
+    data_type: str,
+    symbol: str,
+    data: Any,
+    timeframe: str | None = None,
+) -> Any:
     request = asyncio.create_task(client.post(path, json=body, headers=AUTH))
     gw = await backend.watching_gateway(data_type, symbol, timeframe)
     gw.push(data_type, symbol, data, timeframe)
@@ -45,8 +52,13 @@ async def test_watch_ticker_returns_the_next_update(
     watch_client: httpx.AsyncClient, fake_backend: FakeBackend, application: Application
 ) -> None:
     response = await post_and_push(
-        watch_client, fake_backend, "/api/exchange/watchTicker",
-        {"config": PRO, "symbol": "BTC/USDT"}, "ticker", "BTC/USDT", {"last": 42},
+        watch_client,
+        fake_backend,
+        "/api/exchange/watchTicker",
+        {"config": PRO, "symbol": "BTC/USDT"},
+        "ticker",
+        "BTC/USDT",
+        {"last": 42},
     )
     assert response.status_code == 200
     assert response.json() == {"success": True, "data": {"last": 42}}
@@ -79,25 +91,45 @@ async def test_order_book_trades_ohlcv_and_balance(
 ) -> None:
     book = {"bids": [[3, 1], [2, 1], [1, 1]], "asks": [[4, 1], [5, 1]]}
     response = await post_and_push(
-        watch_client, fake_backend, "/api/exchange/watchOrderBook",
-        {"config": PRO, "symbol": "BTC/USDT", "limit": 1}, "orderbook", "BTC/USDT", book,
+        watch_client,
+        fake_backend,
+        "/api/exchange/watchOrderBook",
+        {"config": PRO, "symbol": "BTC/USDT", "limit": 1},
+        "orderbook",
+        "BTC/USDT",
+        book,
     )
     assert response.json()["data"] == {"bids": [[3, 1]], "asks": [[4, 1]]}
     trades = [{"id": "1", "timestamp": 10}, {"id": "2", "timestamp": 20}]
     response = await post_and_push(
-        watch_client, fake_backend, "/api/exchange/watchTrades",
-        {"config": PRO, "symbol": "BTC/USDT", "since": 15}, "trades", "BTC/USDT", trades,
+        watch_client,
+        fake_backend,
+        "/api/exchange/watchTrades",
+        {"config": PRO, "symbol": "BTC/USDT", "since": 15},
+        "trades",
+        "BTC/USDT",
+        trades,
     )
     assert response.json()["data"] == [{"id": "2", "timestamp": 20}]
     response = await post_and_push(
-        watch_client, fake_backend, "/api/exchange/watchOHLCV",
-        {"config": PRO, "symbol": "BTC/USDT", "timeframe": "5m"}, "ohlcv", "BTC/USDT",
-        [[1, 1, 1, 1, 1, 1]], timeframe="5m",
+        watch_client,
+        fake_backend,
+        "/api/exchange/watchOHLCV",
+        {"config": PRO, "symbol": "BTC/USDT", "timeframe": "5m"},
+        "ohlcv",
+        "BTC/USDT",
+        [[1, 1, 1, 1, 1, 1]],
+        timeframe="5m",
     )
     assert response.json()["data"] == [[1, 1, 1, 1, 1, 1]]
     response = await post_and_push(
-        watch_client, fake_backend, "/api/exchange/watchBalance",
-        {"config": CREDS}, "balance", "", {"total": {"BTC": 1}},
+        watch_client,
+        fake_backend,
+        "/api/exchange/watchBalance",
+        {"config": CREDS},
+        "balance",
+        "",
+        {"total": {"BTC": 1}},
     )
     assert response.status_code == 200 and response.json()["data"] == {"total": {"BTC": 1}}
 
@@ -105,19 +137,43 @@ async def test_order_book_trades_ohlcv_and_balance(
 @pytest.mark.parametrize(
     ("path", "body", "status", "error"),
     [
-        ("/api/exchange/watchTicker", {"config": {"exchangeId": "fake"}, "symbol": "BTC/USDT"},
-         400, "WebSocket requires CCXT Pro"),
+        (
+            "/api/exchange/watchTicker",
+            {"config": {"exchangeId": "fake"}, "symbol": "BTC/USDT"},
+            400,
+            "WebSocket requires CCXT Pro",
+        ),
         ("/api/exchange/watchTicker", {"config": PRO}, 400, "Failed to watch ticker"),
-        ("/api/exchange/watchTicker", {"config": PRO, "symbol": "NOPE/X"}, 400,
-         "Failed to watch ticker"),
-        ("/api/exchange/watchOrderBook", {"config": {"ccxtType": "pro"}, "symbol": "BTC/USDT"},
-         400, "Failed to watch orderbook"),
-        ("/api/exchange/watchBalance", {"config": PRO}, 400,
-         "API credentials required for balance watching"),
-        ("/api/exchange/watchTicker", {"config": PRO, "symbol": "BTC/USDT"}, 504,
-         "Failed to watch ticker"),
-        ("/api/exchange/watchOHLCV", {"config": PRO, "symbol": "BTC/USDT", "timeframe": 5},
-         400, "Failed to watch OHLCV"),
+        (
+            "/api/exchange/watchTicker",
+            {"config": PRO, "symbol": "NOPE/X"},
+            400,
+            "Failed to watch ticker",
+        ),
+        (
+            "/api/exchange/watchOrderBook",
+            {"config": {"ccxtType": "pro"}, "symbol": "BTC/USDT"},
+            400,
+            "Failed to watch orderbook",
+        ),
+        (
+            "/api/exchange/watchBalance",
+            {"config": PRO},
+            400,
+            "API credentials required for balance watching",
+        ),
+        (
+            "/api/exchange/watchTicker",
+            {"config": PRO, "symbol": "BTC/USDT"},
+            504,
+            "Failed to watch ticker",
+        ),
+        (
+            "/api/exchange/watchOHLCV",
+            {"config": PRO, "symbol": "BTC/USDT", "timeframe": 5},
+            400,
+            "Failed to watch OHLCV",
+        ),
     ],
 )
 async def test_watch_errors(
@@ -153,11 +209,17 @@ async def test_stream_stats_endpoint(
     empty = await watch_client.get("/api/streams", headers=AUTH)
     assert empty.status_code == 200
     assert empty.json()["data"] == {
-        "streams": 0, "loops": 0, "subscriptions": 0, "connections": 0, "loopsStarted": 0
+        "streams": 0,
+        "loops": 0,
+        "subscriptions": 0,
+        "connections": 0,
+        "loopsStarted": 0,
     }
-    request = asyncio.create_task(watch_client.post(
-        "/api/exchange/watchTicker", json={"config": PRO, "symbol": "BTC/USDT"}, headers=AUTH
-    ))
+    request = asyncio.create_task(
+        watch_client.post(
+            "/api/exchange/watchTicker", json={"config": PRO, "symbol": "BTC/USDT"}, headers=AUTH
+        )
+    )
     gw = await fake_backend.watching_gateway("ticker", "BTC/USDT")
     busy = (await watch_client.get("/api/streams", headers=AUTH)).json()["data"]
     assert busy["streams"] == 1 and busy["loops"] == 1 and busy["loopsStarted"] == 1

@@ -70,12 +70,17 @@ async def test_no_update_within_the_watch_timeout_is_504_watch_timeout(watch: An
     ("error", "status", "error_type"),
     [
         (RuntimeError("socket closed by peer"), 502, "StreamInterrupted"),
-        (domain.ExchangeUnreachable("connection reset", error_type="NetworkError"), 502,
-         "NetworkError"),
-        (domain.RateLimited("slow down", error_type="RateLimitExceeded"), 429,
-         "RateLimitExceeded"),
-        (domain.ExchangeUnavailable("maintenance", error_type="ExchangeNotAvailable"), 503,
-         "ExchangeNotAvailable"),
+        (
+            domain.ExchangeUnreachable("connection reset", error_type="NetworkError"),
+            502,
+            "NetworkError",
+        ),
+        (domain.RateLimited("slow down", error_type="RateLimitExceeded"), 429, "RateLimitExceeded"),
+        (
+            domain.ExchangeUnavailable("maintenance", error_type="ExchangeNotAvailable"),
+            503,
+            "ExchangeNotAvailable",
+        ),
         (domain.ExchangeTimeout("slow", error_type="RequestTimeout"), 504, "RequestTimeout"),
         (domain.BadSymbol("gone", error_type="BadSymbol"), 400, "BadSymbol"),
         (domain.NotSupported("no longer", error_type="NotSupported"), 501, "NotSupported"),

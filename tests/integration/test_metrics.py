@@ -54,14 +54,17 @@ async def call(client: httpx.AsyncClient, path: str, body: Any, headers: Any = A
 
 async def test_metrics_need_the_token(client: httpx.AsyncClient) -> None:
     assert (await client.get("/metrics")).status_code == 401
-    assert (await client.get("/metrics", headers={"Authorization": "Bearer nope"})).status_code == 403
+    assert (
+        await client.get("/metrics", headers={"Authorization": "Bearer nope"})
+    ).status_code == 403
     response = await client.get("/metrics", headers=AUTH)
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain")
 
 
 async def test_counters_equal_what_the_emulator_saw(
-    client: httpx.AsyncClient, binance_emulator: BinanceEmulator  # noqa: F811
+    client: httpx.AsyncClient,
+    binance_emulator: BinanceEmulator,  # noqa: F811
 ) -> None:
     for _ in range(3):  # the first reaches the exchange, the others are served fresh from cache
         assert (await call(client, "fetchTicker", TICKER)).status_code == 200
@@ -83,15 +86,21 @@ async def test_counters_equal_what_the_emulator_saw(
     assert tickers_seen == 2  # BTC once, ETH once (rate-limited)
     assert value(text, calls, method="fetch_ticker", **ok) == 1
     assert value(text, calls, exchange="binance", method="fetch_ticker", outcome="RateLimited") == 1
-    assert value(text, calls, method="fetch_order_book", **ok) == binance_emulator.count("/depth") == 2
-    assert value(text, calls, method="fetch_balance", **ok) == binance_emulator.count("/account") == 1
+    assert (
+        value(text, calls, method="fetch_order_book", **ok) == binance_emulator.count("/depth") == 2
+    )
+    assert (
+        value(text, calls, method="fetch_balance", **ok) == binance_emulator.count("/account") == 1
+    )
     loads = value(text, "profitmaker_market_loads_total", exchange="binance", outcome="ok")
     assert loads == 1 and binance_emulator.exchange_info_loads >= 1  # credentials share markets
 
     reads = "profitmaker_exchange_reads_total"
     assert value(text, reads, exchange="binance", source="cache") == 2
     assert value(text, reads, exchange="binance", source="exchange") >= 3
-    assert value(text, "profitmaker_exchange_rate_stops_total", exchange="binance", status="429") == 1
+    assert (
+        value(text, "profitmaker_exchange_rate_stops_total", exchange="binance", status="429") == 1
+    )
     ratio = value(text, "profitmaker_exchange_budget_used_ratio", exchange="binance", family="api")
     assert 0 < ratio < 1
 
@@ -110,7 +119,13 @@ async def test_counters_equal_what_the_emulator_saw(
     assert value(text, tokens, token="api_token", outcome="ok") >= 6
     assert value(text, "profitmaker_instance_cache_size") == 2  # public + credentialed
 
-    for secret in (TOKEN, DESK_TOKEN, API_KEY, SECRET, hashlib.sha256(DESK_TOKEN.encode()).hexdigest()):
+    for secret in (
+        TOKEN,
+        DESK_TOKEN,
+        API_KEY,
+        SECRET,
+        hashlib.sha256(DESK_TOKEN.encode()).hexdigest(),
+    ):
         assert secret not in text
 
 

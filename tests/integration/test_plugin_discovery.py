@@ -131,7 +131,9 @@ def test_a_plugin_that_fails_on_import_is_reported_and_skipped(plugin_dir: Path)
 
 def test_a_plugin_factory_receives_the_narrow_context_not_the_settings(plugin_dir: Path) -> None:
     install_fake_distribution(
-        plugin_dir, "temp_plugins", "tempgood = temp_good_plugin:factory",
+        plugin_dir,
+        "temp_plugins",
+        "tempgood = temp_good_plugin:factory",
         {"temp_good_plugin": GOOD_PLUGIN},
     )
     settings = Settings(

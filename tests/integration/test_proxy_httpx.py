@@ -58,18 +58,26 @@ def test_the_adapter_satisfies_the_port(http: HttpxOutboundHttp) -> None:
 
 
 @pytest.mark.parametrize("method", ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"])
-async def test_every_allowed_method_is_sent_as_asked(http: HttpxOutboundHttp, mock: Any, method: str) -> None:
+async def test_every_allowed_method_is_sent_as_asked(
+    http: HttpxOutboundHttp, mock: Any, method: str
+) -> None:
     body = {} if method == "HEAD" else {"json": {"m": method}}
     route = mock.route(method=method, url="https://api.test/v1/x?a=1").respond(200, **body)
-    result = await make_service(http).forward(ProxyCall(url="https://api.test/v1/x?a=1", method=method.lower()))
+    result = await make_service(http).forward(
+        ProxyCall(url="https://api.test/v1/x?a=1", method=method.lower())
+    )
     assert route.call_count == 1
     assert result.status == 200
     assert result.data == ("" if method == "HEAD" else {"m": method})
 
 
-async def test_a_string_body_goes_as_is_without_a_content_type(http: HttpxOutboundHttp, mock: Any) -> None:
+async def test_a_string_body_goes_as_is_without_a_content_type(
+    http: HttpxOutboundHttp, mock: Any
+) -> None:
     route = mock.post("https://api.test/raw").respond(200)
-    await make_service(http).forward(ProxyCall(url="https://api.test/raw", method="POST", body="a=1&b=2"))
+    await make_service(http).forward(
+        ProxyCall(url="https://api.test/raw", method="POST", body="a=1&b=2")
+    )
     request = route.calls.last.request
     assert request.content == b"a=1&b=2"
     assert "content-type" not in request.headers
@@ -78,16 +86,22 @@ async def test_a_string_body_goes_as_is_without_a_content_type(http: HttpxOutbou
 @pytest.mark.parametrize("body", [{"symbol": "BTC/USDT", "qty": 1.5}, [1, "two"], 42, True])
 async def test_other_bodies_go_as_json(http: HttpxOutboundHttp, mock: Any, body: Any) -> None:
     route = mock.put("https://api.test/json").respond(200)
-    await make_service(http).forward(ProxyCall(url="https://api.test/json", method="PUT", body=body))
+    await make_service(http).forward(
+        ProxyCall(url="https://api.test/json", method="PUT", body=body)
+    )
     request = route.calls.last.request
     assert json.loads(request.content) == body
     assert request.headers["content-type"] == "application/json"
 
 
-async def test_a_client_content_type_is_kept_for_json_bodies(http: HttpxOutboundHttp, mock: Any) -> None:
+async def test_a_client_content_type_is_kept_for_json_bodies(
+    http: HttpxOutboundHttp, mock: Any
+) -> None:
     route = mock.post("https://api.test/json").respond(200)
     call = ProxyCall(
-        url="https://api.test/json", method="POST", body={"a": 1},
+        url="https://api.test/json",
+        method="POST",
+        body={"a": 1},
         headers={"Content-Type": "application/vnd.api+json"},
     )
     await make_service(http).forward(call)
@@ -97,14 +111,18 @@ async def test_a_client_content_type_is_kept_for_json_bodies(http: HttpxOutbound
 @pytest.mark.parametrize("method", ["GET", "HEAD"])
 async def test_get_and_head_carry_no_body(http: HttpxOutboundHttp, mock: Any, method: str) -> None:
     route = mock.route(method=method, url="https://api.test/").respond(200)
-    await make_service(http).forward(ProxyCall(url="https://api.test/", method=method, body={"ignored": 1}))
+    await make_service(http).forward(
+        ProxyCall(url="https://api.test/", method=method, body={"ignored": 1})
+    )
     request = route.calls.last.request
     assert request.content == b""
     assert "content-type" not in request.headers
     assert "content-length" not in request.headers
 
 
-async def test_hop_by_hop_host_and_length_headers_are_dropped(http: HttpxOutboundHttp, mock: Any) -> None:
+async def test_hop_by_hop_host_and_length_headers_are_dropped(
+    http: HttpxOutboundHttp, mock: Any
+) -> None:
     route = mock.post("https://api.test/h").respond(200)
     headers = {
         "Connection": "keep-alive, X-Private-Hop",
@@ -122,10 +140,20 @@ async def test_hop_by_hop_host_and_length_headers_are_dropped(http: HttpxOutboun
         "Authorization": "Bearer kept",
         "Accept": "application/json",
     }
-    await make_service(http).forward(ProxyCall(url="https://api.test/h", method="POST", body="xyz", headers=headers))
+    await make_service(http).forward(
+        ProxyCall(url="https://api.test/h", method="POST", body="xyz", headers=headers)
+    )
     sent = route.calls.last.request.headers
-    for name in ("keep-alive", "proxy-authorization", "proxy-connection", "te", "trailer",
-                 "transfer-encoding", "upgrade", "x-private-hop"):
+    for name in (
+        "keep-alive",
+        "proxy-authorization",
+        "proxy-connection",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+        "x-private-hop",
+    ):
         assert name not in sent, name
     assert sent["host"] == "api.test"
     assert sent["content-length"] == "3"
@@ -136,14 +164,28 @@ async def test_hop_by_hop_host_and_length_headers_are_dropped(http: HttpxOutboun
 
 async def test_json_text_status_and_headers_come_back(http: HttpxOutboundHttp, mock: Any) -> None:
     mock.get("https://api.test/json").respond(201, json={"id": 7}, headers={"X-Rate": "5"})
-    mock.get("https://api.test/text").respond(503, text="maintenance", headers={"Retry-After": "30"})
-    mock.get("https://api.test/notjson").respond(200, text="{nope", headers={"Content-Type": "application/json"})
+    mock.get("https://api.test/text").respond(
+        503, text="maintenance", headers={"Retry-After": "30"}
+    )
+    mock.get("https://api.test/notjson").respond(
+        200, text="{nope", headers={"Content-Type": "application/json"}
+    )
     service = make_service(http)
     created = await service.forward(ProxyCall(url="https://api.test/json"))
-    assert (created.status, created.status_text, created.success, created.data) == (201, "Created", True, {"id": 7})
+    assert (created.status, created.status_text, created.success, created.data) == (
+        201,
+        "Created",
+        True,
+        {"id": 7},
+    )
     assert created.headers["x-rate"] == "5"
     down = await service.forward(ProxyCall(url="https://api.test/text"))
-    assert (down.status, down.status_text, down.success, down.data) == (503, "Service Unavailable", False, "maintenance")
+    assert (down.status, down.status_text, down.success, down.data) == (
+        503,
+        "Service Unavailable",
+        False,
+        "maintenance",
+    )
     assert down.headers["retry-after"] == "30"
     assert (await service.forward(ProxyCall(url="https://api.test/notjson"))).data == "{nope"
 
@@ -155,7 +197,9 @@ async def test_an_httpx_timeout_becomes_a_proxy_timeout(http: HttpxOutboundHttp,
     assert timeout.value.details == "Request timed out after 5000ms"
 
 
-async def test_a_slow_upstream_is_cut_at_the_clamped_timeout(http: HttpxOutboundHttp, mock: Any) -> None:
+async def test_a_slow_upstream_is_cut_at_the_clamped_timeout(
+    http: HttpxOutboundHttp, mock: Any
+) -> None:
     async def never_in_time(request: httpx.Request) -> httpx.Response:
         await asyncio.sleep(10)
         return httpx.Response(200)
@@ -165,7 +209,9 @@ async def test_a_slow_upstream_is_cut_at_the_clamped_timeout(http: HttpxOutbound
     loop = asyncio.get_running_loop()
     started = loop.time()
     with pytest.raises(ProxyTimeout, match="after 100ms"):
-        await asyncio.wait_for(service.forward(ProxyCall(url="https://api.test/slow", timeout_ms=60_000)), 5)
+        await asyncio.wait_for(
+            service.forward(ProxyCall(url="https://api.test/slow", timeout_ms=60_000)), 5
+        )
     assert loop.time() - started < 2
 
 
@@ -177,13 +223,19 @@ async def test_a_connection_error_is_a_proxy_failure(http: HttpxOutboundHttp, mo
     assert not isinstance(failed.value, ProxyResponseTooLarge)
 
 
-async def test_a_declared_oversized_body_is_refused_unread(http: HttpxOutboundHttp, mock: Any) -> None:
+async def test_a_declared_oversized_body_is_refused_unread(
+    http: HttpxOutboundHttp, mock: Any
+) -> None:
     mock.get("https://api.test/big").respond(200, content=b"x" * 2000)
     with pytest.raises(ProxyResponseTooLarge, match="limit of 1000 bytes"):
-        await make_service(http, max_response_bytes=1000).forward(ProxyCall(url="https://api.test/big"))
+        await make_service(http, max_response_bytes=1000).forward(
+            ProxyCall(url="https://api.test/big")
+        )
 
 
-async def test_a_streamed_body_stops_being_read_at_the_cap(http: HttpxOutboundHttp, mock: Any) -> None:
+async def test_a_streamed_body_stops_being_read_at_the_cap(
+    http: HttpxOutboundHttp, mock: Any
+) -> None:
     produced: list[int] = []
 
     async def endless() -> AsyncIterator[bytes]:
@@ -195,31 +247,47 @@ async def test_a_streamed_body_stops_being_read_at_the_cap(http: HttpxOutboundHt
         side_effect=lambda request: httpx.Response(200, content=endless())
     )
     with pytest.raises(ProxyResponseTooLarge):
-        await make_service(http, max_response_bytes=1000).forward(ProxyCall(url="https://api.test/stream"))
+        await make_service(http, max_response_bytes=1000).forward(
+            ProxyCall(url="https://api.test/stream")
+        )
     assert len(produced) <= 12
     # a body right at the cap is fine
     mock.get("https://api.test/exact").respond(200, content=b"z" * 1000)
-    result = await make_service(http, max_response_bytes=1000).forward(ProxyCall(url="https://api.test/exact"))
+    result = await make_service(http, max_response_bytes=1000).forward(
+        ProxyCall(url="https://api.test/exact")
+    )
     assert result.data == "z" * 1000
 
 
-async def test_a_redirect_chain_that_ends_on_a_private_address_is_refused(http: HttpxOutboundHttp, mock: Any) -> None:
+async def test_a_redirect_chain_that_ends_on_a_private_address_is_refused(
+    http: HttpxOutboundHttp, mock: Any
+) -> None:
     first = mock.get("https://api.test/a").respond(302, headers={"Location": "https://cdn.test/b"})
-    second = mock.get("https://cdn.test/b").respond(307, headers={"Location": "http://intranet.test/admin"})
+    second = mock.get("https://cdn.test/b").respond(
+        307, headers={"Location": "http://intranet.test/admin"}
+    )
     private = mock.get("http://intranet.test/admin").respond(200, text="secret")
     with pytest.raises(ProxyRefused, match=r"10\.1\.2\.3 is in a blocked range \(private\)"):
         await make_service(http).forward(ProxyCall(url="https://api.test/a"))
     assert (first.call_count, second.call_count, private.call_count) == (1, 1, 0)
 
 
-async def test_a_redirect_to_a_numeric_loopback_spelling_is_refused(http: HttpxOutboundHttp, mock: Any) -> None:
-    mock.get("https://api.test/a").respond(301, headers={"Location": "http://0x7f.1:2375/containers/json"})
+async def test_a_redirect_to_a_numeric_loopback_spelling_is_refused(
+    http: HttpxOutboundHttp, mock: Any
+) -> None:
+    mock.get("https://api.test/a").respond(
+        301, headers={"Location": "http://0x7f.1:2375/containers/json"}
+    )
     with pytest.raises(ProxyRefused, match="loopback"):
         await make_service(http).forward(ProxyCall(url="https://api.test/a"))
 
 
-async def test_upstream_cookies_are_never_stored_or_replayed(http: HttpxOutboundHttp, mock: Any) -> None:
-    mock.get("https://api.test/login").respond(200, headers={"Set-Cookie": "session=victim; Path=/"})
+async def test_upstream_cookies_are_never_stored_or_replayed(
+    http: HttpxOutboundHttp, mock: Any
+) -> None:
+    mock.get("https://api.test/login").respond(
+        200, headers={"Set-Cookie": "session=victim; Path=/"}
+    )
     other = mock.get("https://api.test/me").respond(200)
     service = make_service(http)
     result = await service.forward(ProxyCall(url="https://api.test/login"))
@@ -238,8 +306,14 @@ class RecordingBackend(httpcore.AsyncNetworkBackend):
         self.attempts: list[tuple[str, int]] = []
         self.refuse = refuse
 
-    async def connect_tcp(self, host: str, port: int, timeout: float | None = None,
-                          local_address: str | None = None, socket_options: Any = None) -> Any:
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Any = None,
+    ) -> Any:
         self.attempts.append((host, port))
         if host in self.refuse:
             raise httpcore.ConnectError("refused")

@@ -45,8 +45,14 @@ class LoopbackOnlyBackend(httpcore.AsyncNetworkBackend):
         self.inner = httpcore.AnyIOBackend()
         self.attempts: list[str] = []
 
-    async def connect_tcp(self, host: str, port: int, timeout: float | None = None,
-                          local_address: str | None = None, socket_options: Any = None) -> Any:
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Any = None,
+    ) -> Any:
         self.attempts.append(host)
         if host != LOOPBACK:
             raise AssertionError(f"test tried to connect to {host}")
@@ -70,8 +76,12 @@ class Upstream:
 def upstream_app(state: Upstream) -> web.Application:
     async def record(request: web.Request) -> None:
         state.seen.append(
-            {"method": request.method, "path": request.path_qs, "headers": dict(request.headers),
-             "body": await request.read()}
+            {
+                "method": request.method,
+                "path": request.path_qs,
+                "headers": dict(request.headers),
+                "body": await request.read(),
+            }
         )
 
     async def json_route(request: web.Request) -> web.Response:
@@ -265,7 +275,10 @@ async def test_end_to_end_refused_then_allowed_with_mirrored_status(upstream: Up
         assert ok.status_code == 200
         body = ok.json()
         assert {key: body[key] for key in ("success", "status", "statusText", "data")} == {
-            "success": True, "status": 200, "statusText": "OK", "data": {"hello": "world"},
+            "success": True,
+            "status": 200,
+            "statusText": "OK",
+            "data": {"hello": "world"},
         }
         assert body["headers"]["content-type"].startswith("application/json")
 
@@ -291,7 +304,9 @@ async def test_end_to_end_refused_then_allowed_with_mirrored_status(upstream: Up
         assert big.json()["error"] == "Proxy request failed"
         assert "limit of 100000 bytes" in big.json()["details"]
 
-        redirected = await post(client, {"url": upstream.url(f"/redirect?to=http://127.0.0.2:{upstream.port}/")})
+        redirected = await post(
+            client, {"url": upstream.url(f"/redirect?to=http://127.0.0.2:{upstream.port}/")}
+        )
         assert redirected.status_code == 400
         assert "127.0.0.2 is in a blocked range (loopback)" in redirected.json()["details"]
 
@@ -309,11 +324,17 @@ async def test_end_to_end_refused_then_allowed_with_mirrored_status(upstream: Up
         ([1, 2], "Proxy request failed", ""),
         ("just a string", "Proxy request failed", ""),
         ({"url": "ftp://x.test/"}, "Proxy request failed", "Scheme 'ftp' is not allowed"),
-        ({"url": "http://x.test/", "method": "TRACE"}, "Proxy request failed", "Method TRACE is not allowed"),
+        (
+            {"url": "http://x.test/", "method": "TRACE"},
+            "Proxy request failed",
+            "Method TRACE is not allowed",
+        ),
         ({"url": "http://169.254.169.254/latest/meta-data/"}, "Proxy request failed", "link-local"),
     ],
 )
-async def test_end_to_end_bad_bodies_and_refusals_answer_400(body: Any, error: str, details: str) -> None:
+async def test_end_to_end_bad_bodies_and_refusals_answer_400(
+    body: Any, error: str, details: str
+) -> None:
     async with http_client(proxy_app(make_settings())) as client:
         response = await post(client, body)
     assert response.status_code == 400
@@ -334,11 +355,15 @@ async def test_openapi_documents_the_proxy_bodies_and_errors() -> None:
     operation = schema["paths"]["/api/proxy/request"]["post"]
     assert set(operation["responses"]) >= {"200", "400", "408", "500", "502"}
     components = schema["components"]["schemas"]
-    assert {"url", "method", "headers", "body", "timeout"} <= set(components["ProxyRequestBody"]["properties"])
+    assert {"url", "method", "headers", "body", "timeout"} <= set(
+        components["ProxyRequestBody"]["properties"]
+    )
     assert "statusText" in components["ProxyResponseBody"]["properties"]
 
 
-async def test_the_system_resolver_reads_numeric_hosts_and_reports_failures(monkeypatch: Any) -> None:
+async def test_the_system_resolver_reads_numeric_hosts_and_reports_failures(
+    monkeypatch: Any,
+) -> None:
     resolver = SystemResolver()
     assert await resolver.resolve(LOOPBACK) == [LOOPBACK]  # numeric: no lookup happens
 

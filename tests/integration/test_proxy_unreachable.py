@@ -111,8 +111,10 @@ async def test_positive_control_the_same_app_reaches_a_live_loopback_target() ->
     def answer() -> None:
         conn, _ = server.accept()
         conn.recv(4096)
-        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n"
-                     b"Connection: close\r\n\r\nok")
+        conn.sendall(
+            b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n"
+            b"Connection: close\r\n\r\nok"
+        )
         conn.close()
 
     thread = threading.Thread(target=answer, daemon=True)
@@ -135,8 +137,10 @@ def one_answer_server(body: bytes) -> tuple[socket.socket, threading.Thread]:
     def answer() -> None:
         conn, _ = server.accept()
         conn.recv(4096)
-        head = (f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-                f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n").encode()
+        head = (
+            f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+        ).encode()
         conn.sendall(head + body)
         conn.close()
 

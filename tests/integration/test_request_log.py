@@ -66,7 +66,8 @@ async def test_lines_inside_a_request_carry_its_request_id(log_stream: io.String
         await c.post("/api/exchange/instance", json=config, headers=AUTH)
         backend.created[0].fail_next("fetch_ticker", RuntimeError("our own bug"))
         crashed = await c.post(
-            "/api/exchange/fetchTicker", json={"config": config, "symbol": "BTC/USDT"},
+            "/api/exchange/fetchTicker",
+            json={"config": config, "symbol": "BTC/USDT"},
             headers={**AUTH, "X-Request-ID": "rid-inside-1"},
         )
     assert crashed.status_code == 500

@@ -47,7 +47,9 @@ async def test_docs_reference_no_external_host_and_their_assets_are_served(clien
         assert not EXTERNAL.search(page.text), path
         assets = re.findall(r"""(?:src|href)=["'](/schema/assets/[^"']+)["']""", page.text)
         assert {a.rsplit("/", 1)[1] for a in assets} >= {
-            "swagger-ui-bundle.js", "swagger-ui-standalone-preset.js", "swagger-ui.css"
+            "swagger-ui-bundle.js",
+            "swagger-ui-standalone-preset.js",
+            "swagger-ui.css",
         }
         for asset in assets:
             served = await client.get(asset)

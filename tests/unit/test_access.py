@@ -23,7 +23,9 @@ def named(name: str, value: str, **quotas: int) -> NamedToken:
     return NamedToken(name, hashlib.sha256(value.encode()).digest(), **quotas)
 
 
-def service(*tokens: NamedToken, clock: Clock | None = None) -> tuple[AccessService, RecordingMetrics]:
+def service(
+    *tokens: NamedToken, clock: Clock | None = None
+) -> tuple[AccessService, RecordingMetrics]:
     metrics = RecordingMetrics()
     store = InProcessQuotaStore(clock or Clock())
     return AccessService(TokenBook.build("primary", tokens), store, metrics), metrics

@@ -114,8 +114,11 @@ async def test_deltas_rebuild_exactly_the_full_book_at_every_step(
 ) -> None:
     streams, sio, backend = rig
     views = {
-        "full": View(), "full20": View(depth=20), "delta": View("delta"),
-        "delta20": View("delta", 20), "slow20": View("delta", 20),
+        "full": View(),
+        "full20": View(depth=20),
+        "delta": View("delta"),
+        "delta20": View("delta", 20),
+        "slow20": View("delta", 20),
     }
     for sid, view in views.items():
         made = await streams.subscribe(sid, REQUEST, Echo(SYMBOL, None, view))
@@ -143,7 +146,9 @@ async def test_deltas_rebuild_exactly_the_full_book_at_every_step(
             sizes[sid] += len(str(event["data"]))
         sizes["full"] += len(str(full["data"]))
         sizes["full20"] += len(str(full20["data"]))
-    assert rebuilt["delta20"].kinds[0] == "snapshot" and set(rebuilt["delta20"].kinds[1:]) == {"delta"}
+    assert rebuilt["delta20"].kinds[0] == "snapshot" and set(rebuilt["delta20"].kinds[1:]) == {
+        "delta"
+    }
     assert sizes["delta20"] * 2 < sizes["full20"]  # the point of it
     # The slow reader never drained: 4 queued, the rest combined in one slot, still exact.
     await eventually(lambda: sio.sockets["eio-slow20"].queue.qsize() == 4)
@@ -224,10 +229,24 @@ def test_frames_merge_like_sending_both_and_stay_bounded() -> None:
     merged: BookFrame = merge_frames(frames[1], frames[2])
     merged = merge_frames(merged, frames[3])
     client = Rebuilt()
-    client.apply({"type": "snapshot", "seq": 1, "prevSeq": None, "bids": frames[0].bids,
-                  "asks": frames[0].asks})
-    client.apply({"type": "delta", "seq": 2, "prevSeq": 1, "bids": merged.delta_bids,
-                  "asks": merged.delta_asks})
+    client.apply(
+        {
+            "type": "snapshot",
+            "seq": 1,
+            "prevSeq": None,
+            "bids": frames[0].bids,
+            "asks": frames[0].asks,
+        }
+    )
+    client.apply(
+        {
+            "type": "delta",
+            "seq": 2,
+            "prevSeq": 1,
+            "bids": merged.delta_bids,
+            "asks": merged.delta_asks,
+        }
+    )
     assert client.book() == (frames[3].bids, frames[3].asks)
     assert not merge_frames(frames[0], frames[1]).has_delta  # frames[0] is a snapshot
 
@@ -236,7 +255,10 @@ def test_frames_merge_like_sending_both_and_stay_bounded() -> None:
     ("payload", "error"),
     [
         ({"format": "diff"}, 'format must be "full" or "delta"'),
-        ({"format": "delta", "dataType": "ticker"}, 'format "delta" is for orderbook subscriptions only'),
+        (
+            {"format": "delta", "dataType": "ticker"},
+            'format "delta" is for orderbook subscriptions only',
+        ),
         ({"depth": 0}, "depth must be >= 1"),
         ({"depth": "20"}, "depth must be an integer"),
         ({"depth": True}, "depth must be an integer"),

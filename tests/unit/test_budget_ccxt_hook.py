@@ -24,18 +24,33 @@ class StandInExchange:
         self.sent: list[tuple[str, Any]] = []
         self.answer: dict[str, Any] = {}
 
-    def calculate_rate_limiter_cost(self, api: Any, method: str, path: str, params: dict[str, Any],
-                                    config: dict[str, Any]) -> float:
+    def calculate_rate_limiter_cost(
+        self, api: Any, method: str, path: str, params: dict[str, Any], config: dict[str, Any]
+    ) -> float:
         return float(config.get("cost", 1))
 
-    async def fetch2(self, path: str, api: Any = "public", method: str = "GET",
-                     params: dict[str, Any] | None = None, config: dict[str, Any] | None = None) -> Any:
+    async def fetch2(
+        self,
+        path: str,
+        api: Any = "public",
+        method: str = "GET",
+        params: dict[str, Any] | None = None,
+        config: dict[str, Any] | None = None,
+    ) -> Any:
         self.sent.append((path, api))
         return self.answer
 
-    def on_rest_response(self, code: int, reason: str, url: str, method: str,
-                         headers: dict[str, str], body: str, request_headers: Any,
-                         request_body: Any) -> str:
+    def on_rest_response(
+        self,
+        code: int,
+        reason: str,
+        url: str,
+        method: str,
+        headers: dict[str, str],
+        body: str,
+        request_headers: Any,
+        request_body: Any,
+    ) -> str:
         return body.strip()
 
 
@@ -58,24 +73,51 @@ async def test_requests_are_priced_in_binance_weight_per_family() -> None:
 
 async def test_exchange_info_sets_the_published_limit() -> None:
     exchange, budget = hooked()
-    exchange.answer = {"rateLimits": [{"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE",
-                                       "intervalNum": 1, "limit": 600}]}
+    exchange.answer = {
+        "rateLimits": [
+            {
+                "rateLimitType": "REQUEST_WEIGHT",
+                "interval": "MINUTE",
+                "intervalNum": 1,
+                "limit": 600,
+            }
+        ]
+    }
     await exchange.fetch2("exchangeInfo", "public", "GET", {}, {"cost": 4})
     assert budget.snapshot()["binance"]["families"]["api"]["weightPerMinute"] == 600
 
 
 async def test_used_weight_header_is_learned_for_the_family_of_the_url() -> None:
     exchange, budget = hooked()
-    exchange.on_rest_response(200, "OK", f"{BASE}/fapi/v1/depth?symbol=X", "GET",
-                              {"X-MBX-USED-WEIGHT-1M": "1234"}, " {} ", {}, None)
+    exchange.on_rest_response(
+        200,
+        "OK",
+        f"{BASE}/fapi/v1/depth?symbol=X",
+        "GET",
+        {"X-MBX-USED-WEIGHT-1M": "1234"},
+        " {} ",
+        {},
+        None,
+    )
     families = budget.snapshot()["binance"]["families"]
     assert families["fapi"]["exchangeReportedUsed"] == 1234 and "api" not in families
 
 
 async def test_a_418_stops_the_exchange_and_nothing_more_is_sent() -> None:
     exchange, budget = hooked()
-    assert exchange.on_rest_response(418, "I'm a teapot", f"{BASE}/api/v3/time", "GET",
-                                     {"Retry-After": "120"}, " {} ", {}, None) == "{}"
+    assert (
+        exchange.on_rest_response(
+            418,
+            "I'm a teapot",
+            f"{BASE}/api/v3/time",
+            "GET",
+            {"Retry-After": "120"},
+            " {} ",
+            {},
+            None,
+        )
+        == "{}"
+    )
     with pytest.raises(BudgetExhausted) as caught:
         await exchange.fetch2("time", "public", "GET", {}, {"cost": 0.2})
     assert caught.value.retry_after_header == "120" and exchange.sent == []

@@ -30,7 +30,11 @@ def test_binance_families_and_weights_follow_the_published_tables() -> None:
     assert rules.weight_of("public", 0.4) == pytest.approx(2)
     assert rules.weight_of("public", 10) == pytest.approx(50)
     assert rules.weight_of("fapiPublic", 20) == pytest.approx(20)
-    assert [rules.families[f].weight_per_minute for f in ("api", "fapi", "dapi")] == [6000, 2400, 2400]
+    assert [rules.families[f].weight_per_minute for f in ("api", "fapi", "dapi")] == [
+        6000,
+        2400,
+        2400,
+    ]
 
 
 def test_rate_limits_from_exchange_info() -> None:
@@ -40,7 +44,9 @@ def test_rate_limits_from_exchange_info() -> None:
     ]
     assert request_weight_per_minute(published) == 6000
     assert request_weight_per_minute([]) is None and request_weight_per_minute(None) is None
-    per_second = [{"rateLimitType": "REQUEST_WEIGHT", "interval": "SECOND", "intervalNum": 1, "limit": 10}]
+    per_second = [
+        {"rateLimitType": "REQUEST_WEIGHT", "interval": "SECOND", "intervalNum": 1, "limit": 10}
+    ]
     assert request_weight_per_minute(per_second) == 600
 
 
@@ -52,9 +58,16 @@ async def test_grants_until_the_ceiling_then_refuses_with_retry_after() -> None:
     with pytest.raises(BudgetExhausted) as caught:
         await budget.acquire("binance", "api", 10)
     assert caught.value.retry_after_s == pytest.approx(50)  # the window ends at +60
-    assert caught.value.retry_after_header == "50" and caught.value.error_type == "RateLimitExceeded"
+    assert (
+        caught.value.retry_after_header == "50" and caught.value.error_type == "RateLimitExceeded"
+    )
     family = budget.snapshot()["binance"]["families"]["api"]
-    assert (family["weightUsed"], family["weightLeft"], family["requests"], family["refused"]) == (90, 10, 9, 1)
+    assert (family["weightUsed"], family["weightLeft"], family["requests"], family["refused"]) == (
+        90,
+        10,
+        9,
+        1,
+    )
 
 
 async def test_a_request_waits_for_the_next_window_when_the_wait_is_short() -> None:

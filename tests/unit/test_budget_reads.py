@@ -205,11 +205,21 @@ async def test_a_fresh_stream_answers_without_any_call() -> None:
     streams.feed("ticker", FULL_TICKER)
     clock.advance(0.1)
     receipt = ReadReceipt()
-    result = await reads.read(key(), upstream, receipt=receipt, stream=StreamSource(PUBLIC, "BTC/USDT", ticker_from_stream))
+    result = await reads.read(
+        key(),
+        upstream,
+        receipt=receipt,
+        stream=StreamSource(PUBLIC, "BTC/USDT", ticker_from_stream),
+    )
     assert result == FULL_TICKER and (receipt.source, receipt.age_ms) == ("stream", 100)
     assert upstream.calls == 0
     clock.advance(1.0)  # the stream went quiet: REST again
-    await reads.read(key(), upstream, receipt=receipt, stream=StreamSource(PUBLIC, "BTC/USDT", ticker_from_stream))
+    await reads.read(
+        key(),
+        upstream,
+        receipt=receipt,
+        stream=StreamSource(PUBLIC, "BTC/USDT", ticker_from_stream),
+    )
     assert (receipt.source, upstream.calls) == ("exchange", 1)
 
 
@@ -220,7 +230,12 @@ async def test_a_mini_ticker_without_bid_ask_never_stands_in_for_rest() -> None:
     reads = budget(clock, streams=streams)
     streams.feed("ticker", {"symbol": "BTC/USDT", "last": 1.0, "bid": None, "ask": None})
     receipt = ReadReceipt()
-    await reads.read(key(), upstream, receipt=receipt, stream=StreamSource(PUBLIC, "BTC/USDT", ticker_from_stream))
+    await reads.read(
+        key(),
+        upstream,
+        receipt=receipt,
+        stream=StreamSource(PUBLIC, "BTC/USDT", ticker_from_stream),
+    )
     assert (receipt.source, upstream.calls) == ("exchange", 1)
 
 
@@ -228,4 +243,7 @@ def test_stream_books_are_cut_to_the_limit_and_copied() -> None:
     book = {"symbol": "BTC/USDT", "bids": [[3, 1], [2, 1], [1, 1]], "asks": [[4, 1], [5, 1]]}
     cut = book_from_stream(book, 1)
     assert cut is not None and cut["bids"] == [[3, 1]] and cut["asks"] == [[4, 1]]
-    assert book_from_stream(book, None) == book and book_from_stream({"bids": [], "asks": []}, 5) is None
+    assert (
+        book_from_stream(book, None) == book
+        and book_from_stream({"bids": [], "asks": []}, 5) is None
+    )

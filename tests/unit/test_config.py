@@ -22,14 +22,23 @@ def test_defaults_are_filled_in() -> None:
 
 def test_explicit_values_are_kept() -> None:
     config = parse(
-        {"exchangeId": "kraken", "marketType": "futures", "ccxtType": "pro", "sandbox": True,
-         "apiKey": "k", "secret": "s", "password": "p"}
+        {
+            "exchangeId": "kraken",
+            "marketType": "futures",
+            "ccxtType": "pro",
+            "sandbox": True,
+            "apiKey": "k",
+            "secret": "s",
+            "password": "p",
+        }
     )
     assert (config.market_type, config.ccxt_type, config.sandbox) == ("futures", "pro", True)
     assert config.credentials == Credentials("k", "s", "p")
 
 
-@pytest.mark.parametrize("name", ["constructor", "__proto__", "toString", "hasOwnProperty", "BINANCE"])
+@pytest.mark.parametrize(
+    "name", ["constructor", "__proto__", "toString", "hasOwnProperty", "BINANCE"]
+)
 def test_prototype_and_unknown_names_are_rejected(name: str) -> None:
     with pytest.raises(UnknownExchange, match="Unknown exchange id"):
         parse({"exchangeId": name})

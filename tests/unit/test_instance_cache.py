@@ -25,7 +25,9 @@ class ManualClock:
 
 def config(api_key: str | None = None, secret: str | None = None, **kw: object) -> ExchangeConfig:
     return ExchangeConfig(
-        exchange_id="fake", credentials=Credentials(api_key=api_key, secret=secret), **kw  # type: ignore[arg-type]
+        exchange_id="fake",
+        credentials=Credentials(api_key=api_key, secret=secret),
+        **kw,  # type: ignore[arg-type]
     )
 
 
@@ -33,7 +35,9 @@ def make_cache(
     backend: FakeBackend, clock: ManualClock | None = None, **settings: object
 ) -> InMemoryInstanceCache:
     return InMemoryInstanceCache(
-        backend.create, CacheSettings(**settings), clock=clock or ManualClock()  # type: ignore[arg-type]
+        backend.create,
+        CacheSettings(**settings),
+        clock=clock or ManualClock(),  # type: ignore[arg-type]
     )
 
 

@@ -43,7 +43,12 @@ def test_lag_histogram_and_updates() -> None:
     values = parsed(metrics)
     assert values[("profitmaker_stream_updates_total", (("data_type", "orderbook"),))] == 2
     assert values[("profitmaker_stream_lag_seconds_count", (("data_type", "orderbook"),))] == 1
-    assert values[("profitmaker_stream_lag_seconds_bucket", (("data_type", "orderbook"), ("le", "0.025")))] == 1
+    assert (
+        values[
+            ("profitmaker_stream_lag_seconds_bucket", (("data_type", "orderbook"), ("le", "0.025")))
+        ]
+        == 1
+    )
 
 
 def test_every_adapter_satisfies_the_port() -> None:

@@ -62,7 +62,8 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "profitmaker-exampl
 
 def public_names(module: Any) -> list[str]:
     return sorted(
-        name for name, value in vars(module).items()
+        name
+        for name, value in vars(module).items()
         if not name.startswith("_") and not isinstance(value, type(ast))  # modules are not API
     )
 
@@ -136,14 +137,21 @@ class MinimalGateway(BaseGateway):
         return {"symbol": symbol, "bids": [], "asks": []}
 
     async def fetch_trades(
-        self, symbol: str, since: int | None = None, limit: int | None = None,
+        self,
+        symbol: str,
+        since: int | None = None,
+        limit: int | None = None,
         params: Json | None = None,
     ) -> list[Json]:
         return []
 
     async def fetch_ohlcv(
-        self, symbol: str, timeframe: str = "1m", since: int | None = None,
-        limit: int | None = None, params: Json | None = None,
+        self,
+        symbol: str,
+        timeframe: str = "1m",
+        since: int | None = None,
+        limit: int | None = None,
+        params: Json | None = None,
     ) -> list[list[float]]:
         return []
 

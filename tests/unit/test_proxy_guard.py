@@ -256,7 +256,14 @@ def test_an_unparsable_allow_entry_is_a_config_error(entry: str) -> None:
 
 @pytest.mark.parametrize(
     ("method", "ok"),
-    [("GET", True), ("post", True), (" Head ", True), ("TRACE", False), ("CONNECT", False), ("G\r\nET", False)],
+    [
+        ("GET", True),
+        ("post", True),
+        (" Head ", True),
+        ("TRACE", False),
+        ("CONNECT", False),
+        ("G\r\nET", False),
+    ],
 )
 def test_methods_outside_the_allow_list_are_refused(method: str, ok: bool) -> None:
     ssrf, _ = guard()

@@ -46,7 +46,9 @@ def redirect(location: str, status: int = 302) -> OutboundResponse:
 DNS_EXTRA = {**DNS, "a.test": [PUBLIC_V4], "b.test": [PUBLIC_V4]}
 
 
-def service(script: dict[str, Reply], **policy: object) -> tuple[ProxyService, FakeOutboundHttp, StubResolver]:
+def service(
+    script: dict[str, Reply], **policy: object
+) -> tuple[ProxyService, FakeOutboundHttp, StubResolver]:
     http = FakeOutboundHttp(script)
     resolver = StubResolver(DNS_EXTRA)
     return ProxyService(http, resolver, ProxyPolicy.build(**policy)), http, resolver  # type: ignore[arg-type]
@@ -90,13 +92,21 @@ async def test_redirects_are_followed_and_each_hop_is_vetted() -> None:
     )
     result = await svc.forward(ProxyCall(url="https://a.test/start"))
     assert result.data == {"ok": True}
-    assert [r.url for r in http.sent] == ["https://a.test/start", "https://a.test/next", "https://b.test/end"]
+    assert [r.url for r in http.sent] == [
+        "https://a.test/start",
+        "https://a.test/next",
+        "https://b.test/end",
+    ]
     assert resolver.calls == ["a.test", "a.test", "b.test"]
 
 
 async def test_a_redirect_to_a_private_address_is_refused_before_sending() -> None:
-    svc, http, _ = service({"https://a.test/": redirect("http://169.254.169.254/latest/meta-data/")})
-    with pytest.raises(ProxyRefused, match=r"169\.254\.169\.254 is in a blocked range \(link-local\)"):
+    svc, http, _ = service(
+        {"https://a.test/": redirect("http://169.254.169.254/latest/meta-data/")}
+    )
+    with pytest.raises(
+        ProxyRefused, match=r"169\.254\.169\.254 is in a blocked range \(link-local\)"
+    ):
         await svc.forward(ProxyCall(url="https://a.test/"))
     assert [r.url for r in http.sent] == ["https://a.test/"]
 
@@ -193,4 +203,3 @@ async def test_logs_carry_scheme_host_and_path_but_never_query_or_headers() -> N
     assert logs[0]["target"] == "https://a.test/v1/order"
     assert logs[1]["target"] == "http://10.0.0.1/"
     assert "SECRET" not in repr(logs)
-

@@ -12,9 +12,7 @@ async def test_all_checks_pass_then_one_fails_with_its_reason() -> None:
     lifecycle = Lifecycle()
     readiness.add("started", lifecycle.check)
     results = await readiness.evaluate()
-    assert [(r.name, r.ok, r.reason) for r in results] == [
-        ("started", False, "server is starting")
-    ]
+    assert [(r.name, r.ok, r.reason) for r in results] == [("started", False, "server is starting")]
     lifecycle.state = "running"
     assert all(r.ok for r in await readiness.evaluate())
 

@@ -14,8 +14,12 @@ from structlog.testing import capture_logs
 
 from app.observability import REDACTED, configure_logging, emit_info, remember_secrets
 
-FIELDS = {"method": "POST", "path": "/api/exchange/fetchTicker", "status": 200,
-          "duration_ms": 0.512}
+FIELDS = {
+    "method": "POST",
+    "path": "/api/exchange/fetchTicker",
+    "status": 200,
+    "duration_ms": 0.512,
+}
 
 
 @pytest.fixture
@@ -62,8 +66,13 @@ def test_fast_line_is_redacted(configured: tuple[io.StringIO, logging.Logger]) -
 
     def request() -> None:  # in its own context, as a request task: the secret stays there
         remember_secrets("my-exchange-secret-42")
-        emit_info(std, "http_request", path="/x/my-exchange-secret-42", token="tok-value",
-                  query="apiKey=abcdef123")
+        emit_info(
+            std,
+            "http_request",
+            path="/x/my-exchange-secret-42",
+            token="tok-value",
+            query="apiKey=abcdef123",
+        )
 
     contextvars.copy_context().run(request)
     line = json.loads(_lines(stream)[0])
@@ -109,7 +118,8 @@ def test_an_extra_handler_gets_the_line_too(
 
 
 def test_a_broken_stream_does_not_fail_the_request(
-    configured: tuple[io.StringIO, logging.Logger], monkeypatch: pytest.MonkeyPatch,
+    configured: tuple[io.StringIO, logging.Logger],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     stream, std = configured
     emit_info(std, "http_request", **FIELDS)  # positive control: the stream works

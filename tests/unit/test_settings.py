@@ -19,8 +19,14 @@ def test_defaults_match_the_original() -> None:
 
 def test_environment_variables() -> None:
     settings = load_settings(
-        env={"PORT": "4000", "HOST": "0.0.0.0", "API_TOKEN": "t", "LOG_LEVEL": "debug",
-             "CORS_ORIGINS": "https://a.example, https://b.example", "DOCS_ENABLED": "false"}
+        env={
+            "PORT": "4000",
+            "HOST": "0.0.0.0",
+            "API_TOKEN": "t",
+            "LOG_LEVEL": "debug",
+            "CORS_ORIGINS": "https://a.example, https://b.example",
+            "DOCS_ENABLED": "false",
+        }
     )
     assert (settings.port, settings.host, settings.api_token) == (4000, "0.0.0.0", "t")
     assert settings.cors_origins == ["https://a.example", "https://b.example"]
@@ -71,7 +77,9 @@ def test_config_path_from_environment(tmp_path: Path) -> None:
         ("[cache]\nttl = 5", "invalid configuration"),
     ],
 )
-def test_bad_config_files_are_refused_with_a_reason(tmp_path: Path, content: str, message: str) -> None:
+def test_bad_config_files_are_refused_with_a_reason(
+    tmp_path: Path, content: str, message: str
+) -> None:
     path = tmp_path / "bad.toml"
     path.write_text(content)
     with pytest.raises(SettingsError, match=message):

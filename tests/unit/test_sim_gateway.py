@@ -121,8 +121,10 @@ async def test_sandbox_is_a_separate_simulated_world() -> None:
         "BTC/USDT", "1d", None, 5
     )
     assert [r[0] for r in live] == [r[0] for r in test] and live != test
-    again = await backend().create(ExchangeConfig("sim", sandbox=True)).fetch_ohlcv(
-        "BTC/USDT", "1d", None, 5
+    again = (
+        await backend()
+        .create(ExchangeConfig("sim", sandbox=True))
+        .fetch_ohlcv("BTC/USDT", "1d", None, 5)
     )
     assert again == test
 

@@ -48,9 +48,7 @@ class Publisher:
         return [item for kind, item, _ in self.events if kind == "data"]
 
     def kinds(self) -> list[str]:
-        return [
-            kind if kind != "status" else f"status:{item[0]}" for kind, item, _ in self.events
-        ]
+        return [kind if kind != "status" else f"status:{item[0]}" for kind, item, _ in self.events]
 
 
 def request(data_type: str = "ticker") -> StreamRequest:
@@ -279,9 +277,7 @@ async def test_history_comes_first_then_live_candles(
     await gw.wait_for_watchers("ohlcv", "BTC/USDT", timeframe="1m")
     gw.push("ohlcv", "BTC/USDT", [candle(LAST_OPEN, 42.0)], timeframe="1m")
     await gw.wait_for_watchers("ohlcv", "BTC/USDT", timeframe="1m")
-    made = await streams.subscribe(
-        "c2", request("ohlcv"), Echo("BTC/USDT", "1m", View(history=5))
-    )
+    made = await streams.subscribe("c2", request("ohlcv"), Echo("BTC/USDT", "1m", View(history=5)))
     joiner = Subscriber("c2", made.subscription_id)
     gw.push("ohlcv", "BTC/USDT", [candle(LAST_OPEN, 43.0)], timeframe="1m")
     await eventually(lambda: len(publisher.data()) == 2)

@@ -127,7 +127,9 @@ def streams(hub: StreamHub, registry: SubscriptionRegistry) -> StreamService:
     return StreamService(hub, registry, StreamSettings())
 
 
-def make_streams(cache: Any, publisher: Any, settings: StreamSettings) -> tuple[StreamHub, StreamService]:
+def make_streams(
+    cache: Any, publisher: Any, settings: StreamSettings
+) -> tuple[StreamHub, StreamService]:
     """A hub and the service over it, wired as the container wires them."""
     registry = SubscriptionRegistry()
     hub = StreamHub(cache, publisher, settings, on_subscribers_ended=registry.forget_ended)
@@ -209,7 +211,8 @@ async def test_duplicate_subscription_is_refused_even_when_concurrent(
     streams: StreamService,
 ) -> None:
     results = await asyncio.gather(
-        streams.subscribe("c1", request()), streams.subscribe("c1", request()),
+        streams.subscribe("c1", request()),
+        streams.subscribe("c1", request()),
         return_exceptions=True,
     )
     errors = [r for r in results if isinstance(r, SubscriptionRejected)]
@@ -400,7 +403,9 @@ async def test_aclose_stops_every_loop_and_releases_instances(
     assert streams.stats() == {"streams": 0, "loops": 0, "subscriptions": 0, "connections": 0}
     assert cache.held() == 0
     assert sorted(gateway(backend).un_watched) == [
-        ("orderbook", "BTC/USDT", None), ("ticker", "BTC/USDT", None), ("trades", "BTC/USDT", None)
+        ("orderbook", "BTC/USDT", None),
+        ("ticker", "BTC/USDT", None),
+        ("trades", "BTC/USDT", None),
     ]
 
 
@@ -476,7 +481,10 @@ async def test_latest_and_snapshot_report_a_live_streams_last_update_and_counts(
     await eventually(lambda: hub.snapshot()[0].waiters == 1)
     (before,) = hub.snapshot()
     assert (before.data_type, before.symbol, before.subscribers, before.latest_age_seconds) == (
-        "ticker", "BTC/USDT", 1, None
+        "ticker",
+        "BTC/USDT",
+        1,
+        None,
     )
     gw.push("ticker", "BTC/USDT", {"last": 7})
     assert await waiter == {"last": 7}

@@ -30,8 +30,10 @@ async def test_unsubscribe_during_constant_watchdog_restarts_always_stops_the_lo
     hub = StreamHub(cache, NullPublisher(), settings, on_subscribers_ended=registry.forget_ended)
     streams = StreamService(hub, registry, settings)
     request = StreamRequest(
-        config=ExchangeConfig(exchange_id="fake", ccxt_type="pro"), data_type="ticker",
-        symbol="BTC/USDT", timeframe=None,
+        config=ExchangeConfig(exchange_id="fake", ccxt_type="pro"),
+        data_type="ticker",
+        symbol="BTC/USDT",
+        timeframe=None,
     )
     rng = random.Random(7)
     tasks_before = len(asyncio.all_tasks())

@@ -69,7 +69,13 @@ async def test_data_event_matches_the_contract(publisher: SocketIOPublisher, sio
     [[event, payload]] = sio.sockets["eio-fast"].drain()
     assert event == "data"
     assert list(payload) == [
-        "subscriptionId", "dataType", "exchange", "symbol", "timeframe", "data", "timestamp"
+        "subscriptionId",
+        "dataType",
+        "exchange",
+        "symbol",
+        "timeframe",
+        "data",
+        "timestamp",
     ]
     assert payload["subscriptionId"] == FAST.subscription_id
     assert payload["exchange"] == "fake" and payload["data"] == {"last": 1.5}
@@ -131,8 +137,9 @@ async def test_slow_trades_are_concatenated_and_candles_merged(
     publisher.publish(update([{"id": 1}], "trades"), [trades_sub])
     publisher.publish(update([{"id": 2}, {"id": 3}], "trades"), [trades_sub])
     publisher.publish(update([[60, 1, 1, 1, 1, 1]], "ohlcv", "1m"), [candles_sub])
-    publisher.publish(update([[60, 1, 2, 1, 2, 3], [120, 2, 2, 2, 2, 1]], "ohlcv", "1m"),
-                      [candles_sub])
+    publisher.publish(
+        update([[60, 1, 2, 1, 2, 3], [120, 2, 2, 2, 2, 1]], "ohlcv", "1m"), [candles_sub]
+    )
     sio.sockets["eio-slow"].drain()
     await eventually(lambda: publisher.parked_count() == 0, message="the flusher ran")
     by_id = {p[1]["subscriptionId"]: p[1]["data"] for p in sio.sockets["eio-slow"].drain()}

@@ -26,9 +26,13 @@ def test_lag_comes_from_the_exchange_timestamp_where_the_data_has_one() -> None:
     assert exchange_lag_seconds("trades", trades, NOW_MS) == 0.1  # the newest trade
     assert exchange_lag_seconds("ticker", {"timestamp": NOW_MS + 50}, NOW_MS) == 0.0  # skew
     for data_type, data in (
-        ("ticker", {"timestamp": None}), ("ticker", {}), ("trades", []),
-        ("ohlcv", [[NOW_MS, 1, 2, 0.5, 1.5, 10]]), ("balance", {"free": {}}),
-        ("ticker", {"timestamp": True}), ("ticker", "text"),
+        ("ticker", {"timestamp": None}),
+        ("ticker", {}),
+        ("trades", []),
+        ("ohlcv", [[NOW_MS, 1, 2, 0.5, 1.5, 10]]),
+        ("balance", {"free": {}}),
+        ("ticker", {"timestamp": True}),
+        ("ticker", "text"),
     ):
         assert exchange_lag_seconds(data_type, data, NOW_MS) is None
 
@@ -52,8 +56,13 @@ async def wired() -> AsyncIterator[tuple[StreamHub, StreamService, FakeBackend, 
         return None
 
     hub = StreamHub(
-        cache, _Publisher(), settings, on_subscribers_ended=registry.forget_ended,
-        sleep=no_sleep, clock_ms=lambda: NOW_MS, metrics=metrics,
+        cache,
+        _Publisher(),
+        settings,
+        on_subscribers_ended=registry.forget_ended,
+        sleep=no_sleep,
+        clock_ms=lambda: NOW_MS,
+        metrics=metrics,
     )
     yield hub, StreamService(hub, registry, settings), backend, metrics
     await hub.aclose()
@@ -85,8 +94,9 @@ async def test_a_silent_stream_counts_a_watchdog_firing() -> None:
     cache = InMemoryInstanceCache(backend.create, CacheSettings())
     settings = StreamSettings(watchdog_seconds={"ticker": 0.05})
     registry = SubscriptionRegistry()
-    hub = StreamHub(cache, _Publisher(), settings, on_subscribers_ended=registry.forget_ended,
-                    metrics=metrics)
+    hub = StreamHub(
+        cache, _Publisher(), settings, on_subscribers_ended=registry.forget_ended, metrics=metrics
+    )
     try:
         request = StreamRequest(ExchangeConfig(exchange_id="fake"), "ticker", "BTC/USDT")
         await StreamService(hub, registry, settings).subscribe("c1", request)

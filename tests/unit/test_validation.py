@@ -28,9 +28,27 @@ from app.domain.validation import (
 @pytest.mark.parametrize(
     "key",
     [
-        "symbol", "interval", "limit", "since", "startTime", "endTime", "instId", "inst_id",
-        "instrument_name", "pair", "market", "granularity", "resolution", "period", "depth",
-        "size", "product_id", "currency_pair", "bar", "until", "SYMBOL",
+        "symbol",
+        "interval",
+        "limit",
+        "since",
+        "startTime",
+        "endTime",
+        "instId",
+        "inst_id",
+        "instrument_name",
+        "pair",
+        "market",
+        "granularity",
+        "resolution",
+        "period",
+        "depth",
+        "size",
+        "product_id",
+        "currency_pair",
+        "bar",
+        "until",
+        "SYMBOL",
     ],
 )
 def test_params_that_set_what_the_request_sets_are_refused(key: str) -> None:
@@ -66,8 +84,13 @@ def test_params_must_be_an_object_of_bounded_depth() -> None:
 
 @pytest.mark.parametrize(
     ("value", "message"),
-    [(None, "symbol is required"), ("", "symbol is required"), (5, "symbol must be a string"),
-     ("A" * 101, "not a valid market symbol"), ("BTC\n/USDT", "not a valid market symbol")],
+    [
+        (None, "symbol is required"),
+        ("", "symbol is required"),
+        (5, "symbol must be a string"),
+        ("A" * 101, "not a valid market symbol"),
+        ("BTC\n/USDT", "not a valid market symbol"),
+    ],
 )
 def test_symbol_rules(value: object, message: str) -> None:
     with pytest.raises(BadInput, match=message):
@@ -118,5 +141,7 @@ def test_listed_symbols_and_supported_timeframes() -> None:
         check_symbol_listed("binance", "NOPE/X", ["BTC/USDT"])
     check_timeframe_supported("binance", "1m", {"1m": "1m", "1h": "1h"})
     check_timeframe_supported("binance", "7m", {})
-    with pytest.raises(BadInput, match=r"binance does not support timeframe 7m \(supported: 1m, 1h\)"):
+    with pytest.raises(
+        BadInput, match=r"binance does not support timeframe 7m \(supported: 1m, 1h\)"
+    ):
         check_timeframe_supported("binance", "7m", {"1m": "1m", "1h": "1h"})

@@ -40,7 +40,9 @@ class InMemoryRateBudget:
         self._clock = clock
         self._max_queue_wait_s = max(0.0, max_queue_wait_s)
         self._reserve = min(max(reserve_fraction, 0.0), 0.9)
-        self._rules_factory = rules_factory or (lambda exchange_id: ccxt_model_rules(exchange_id, 50))
+        self._rules_factory = rules_factory or (
+            lambda exchange_id: ccxt_model_rules(exchange_id, 50)
+        )
         self._states: dict[str, ExchangeBudgetState] = {}
 
     @classmethod

@@ -87,7 +87,14 @@ class CcxtBudgetHook:
         except Exception:  # learning must never break a request
             log.exception("budget_observe_failed", exchange=self._exchange_id)
         return self._on_rest_response(
-            code, reason, url, method, response_headers, response_body, request_headers, request_body
+            code,
+            reason,
+            url,
+            method,
+            response_headers,
+            response_body,
+            request_headers,
+            request_body,
         )
 
     def _observe(self, code: Any, url: str, headers: Mapping[str, Any]) -> None:
@@ -132,7 +139,10 @@ class BudgetedGatewayFactory:
     """
 
     def __init__(
-        self, create: Callable[[ExchangeConfig], ExchangeGateway], budget: RateBudget, settings: Settings
+        self,
+        create: Callable[[ExchangeConfig], ExchangeGateway],
+        budget: RateBudget,
+        settings: Settings,
     ) -> None:
         self._create = create
         self._budget = budget

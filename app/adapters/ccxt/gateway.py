@@ -223,7 +223,6 @@ class CcxtGateway(BaseGateway):
         return method  # type: ignore[no-any-return]
 
 
-
 def _snake(camel: str) -> str:
     """ccxt's Python names: watchOHLCV -> watch_ohlcv, unWatchOrderBook -> un_watch_order_book."""
     special = {"OHLCV": "Ohlcv"}

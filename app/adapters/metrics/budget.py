@@ -43,7 +43,9 @@ def register_budget_metrics(metrics: Metrics, snapshot: Snapshot) -> None:
         for exchange, state in snapshot().items():
             for family, window in state.get("families", {}).items():
                 limit = float(window["weightPerMinute"]) or 1.0
-                used = max(float(window["weightUsed"]), float(window.get("exchangeReportedUsed") or 0))
+                used = max(
+                    float(window["weightUsed"]), float(window.get("exchangeReportedUsed") or 0)
+                )
                 yield Sample((exchange, family), used / limit)
 
     def stops() -> Iterable[Sample]:

@@ -43,64 +43,97 @@ class PrometheusMetrics:
         self.registry = CollectorRegistry(auto_describe=False)
         r = self.registry
         self._http_requests = Counter(
-            PREFIX + "http_requests", "REST requests answered, by route template and status.",
-            ("route", "method", "status"), registry=r,
+            PREFIX + "http_requests",
+            "REST requests answered, by route template and status.",
+            ("route", "method", "status"),
+            registry=r,
         )
         self._http_latency = Histogram(
-            PREFIX + "http_request_duration_seconds", "REST request duration (s), by route.",
-            ("route",), buckets=HTTP_BUCKETS, registry=r,
+            PREFIX + "http_request_duration_seconds",
+            "REST request duration (s), by route.",
+            ("route",),
+            buckets=HTTP_BUCKETS,
+            registry=r,
         )
         self._token_requests = Counter(
-            PREFIX + "token_requests", "Requests by token name and outcome (ok, quota).",
-            ("token", "outcome"), registry=r,
+            PREFIX + "token_requests",
+            "Requests by token name and outcome (ok, quota).",
+            ("token", "outcome"),
+            registry=r,
         )
         self._exchange_calls = Counter(
-            PREFIX + "exchange_calls", "REST calls to exchanges, by method and outcome.",
-            ("exchange", "method", "outcome"), registry=r,
+            PREFIX + "exchange_calls",
+            "REST calls to exchanges, by method and outcome.",
+            ("exchange", "method", "outcome"),
+            registry=r,
         )
         self._exchange_latency = Histogram(
-            PREFIX + "exchange_call_duration_seconds", "Exchange call duration (s).",
-            ("exchange", "method"), buckets=EXCHANGE_BUCKETS, registry=r,
+            PREFIX + "exchange_call_duration_seconds",
+            "Exchange call duration (s).",
+            ("exchange", "method"),
+            buckets=EXCHANGE_BUCKETS,
+            registry=r,
         )
         self._market_loads = Counter(
-            PREFIX + "market_loads", "load_markets calls that reached an exchange.",
-            ("exchange", "outcome"), registry=r,
+            PREFIX + "market_loads",
+            "load_markets calls that reached an exchange.",
+            ("exchange", "outcome"),
+            registry=r,
         )
         self._reads = Counter(
             PREFIX + "exchange_reads",
             "Market-data reads served, by source (exchange, coalesced, cache, stream).",
-            ("exchange", "source"), registry=r,
+            ("exchange", "source"),
+            registry=r,
         )
         self._rate_limited = Counter(
-            PREFIX + "exchange_rate_limited", "Exchange answers 429 or 418 seen.",
-            ("exchange", "status"), registry=r,
+            PREFIX + "exchange_rate_limited",
+            "Exchange answers 429 or 418 seen.",
+            ("exchange", "status"),
+            registry=r,
         )
         self._stream_updates = Counter(
-            PREFIX + "stream_updates", "Upstream updates delivered, by data type.",
-            ("data_type",), registry=r,
+            PREFIX + "stream_updates",
+            "Upstream updates delivered, by data type.",
+            ("data_type",),
+            registry=r,
         )
         self._stream_lag = Histogram(
             PREFIX + "stream_lag_seconds",
             "Exchange timestamp to delivery (s), for updates that carry a timestamp.",
-            ("data_type",), buckets=LAG_BUCKETS, registry=r,
+            ("data_type",),
+            buckets=LAG_BUCKETS,
+            registry=r,
         )
         self._restarts = Counter(
-            PREFIX + "stream_restarts", "Upstream loops restarted after an error.",
-            ("data_type",), registry=r,
+            PREFIX + "stream_restarts",
+            "Upstream loops restarted after an error.",
+            ("data_type",),
+            registry=r,
         )
         self._watchdog = Counter(
-            PREFIX + "stream_watchdog_firings", "Silent streams restarted by the watchdog.",
-            ("data_type",), registry=r,
+            PREFIX + "stream_watchdog_firings",
+            "Silent streams restarted by the watchdog.",
+            ("data_type",),
+            registry=r,
         )
         self._socket_messages = Counter(
-            PREFIX + "socketio_messages", "Updates combined or dropped for slow clients.",
-            ("outcome",), registry=r,
+            PREFIX + "socketio_messages",
+            "Updates combined or dropped for slow clients.",
+            ("outcome",),
+            registry=r,
         )
         self._proxy_requests = Counter(
-            PREFIX + "proxy_requests", "CORS proxy calls by outcome.", ("outcome",), registry=r,
+            PREFIX + "proxy_requests",
+            "CORS proxy calls by outcome.",
+            ("outcome",),
+            registry=r,
         )
         self._proxy_refusals = Counter(
-            PREFIX + "proxy_refusals", "CORS proxy refusals by reason.", ("reason",), registry=r,
+            PREFIX + "proxy_refusals",
+            "CORS proxy refusals by reason.",
+            ("reason",),
+            registry=r,
         )
         self._scrape = _ScrapeCollector()
         r.register(self._scrape)

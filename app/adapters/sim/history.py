@@ -91,9 +91,7 @@ class MarketView:
         duration = timeframe_ms(timeframe)
         offset = WEEK_OFFSET_MS if timeframe == "1w" else 0
         # The coarsest chain level that tiles this timeframe (3m from 1m, 30m from 15m...).
-        level = min(
-            i for i, (d, _) in enumerate(LEVELS) if duration % d == 0 and offset % d == 0
-        )
+        level = min(i for i, (d, _) in enumerate(LEVELS) if duration % d == 0 and offset % d == 0)
         base = LEVELS[level][0]
         parts = []
         for j in range(duration // base):

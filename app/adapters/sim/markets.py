@@ -32,11 +32,43 @@ FEES: dict[str, Any] = {
 }
 
 HAS: dict[str, Any] = {
-    **dict.fromkeys(("loadMarkets", "fetchMarkets", "fetchTicker", "fetchOrderBook", "fetchTrades", "fetchOHLCV", "fetchBalance"), True),
-    **{f"{prefix}{kind}": True
-       for prefix in ("watch", "unWatch")
-       for kind in ("Ticker", "OrderBook", "Trades", "OHLCV", "Balance")},
-    **dict.fromkeys(("createOrder", "cancelOrder", "editOrder", "fetchOrder", "fetchOrders", "fetchOpenOrders", "fetchMyTrades", "fetchTickers", "watchTickers", "fetchCurrencies", "fetchDeposits", "fetchWithdrawals", "withdraw", "fetchFundingRate", "fetchPositions"), False),
+    **dict.fromkeys(
+        (
+            "loadMarkets",
+            "fetchMarkets",
+            "fetchTicker",
+            "fetchOrderBook",
+            "fetchTrades",
+            "fetchOHLCV",
+            "fetchBalance",
+        ),
+        True,
+    ),
+    **{
+        f"{prefix}{kind}": True
+        for prefix in ("watch", "unWatch")
+        for kind in ("Ticker", "OrderBook", "Trades", "OHLCV", "Balance")
+    },
+    **dict.fromkeys(
+        (
+            "createOrder",
+            "cancelOrder",
+            "editOrder",
+            "fetchOrder",
+            "fetchOrders",
+            "fetchOpenOrders",
+            "fetchMyTrades",
+            "fetchTickers",
+            "watchTickers",
+            "fetchCurrencies",
+            "fetchDeposits",
+            "fetchWithdrawals",
+            "withdraw",
+            "fetchFundingRate",
+            "fetchPositions",
+        ),
+        False,
+    ),
     "ws": True,
     "spot": True,
     "swap": True,

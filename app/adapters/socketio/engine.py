@@ -177,7 +177,9 @@ class BoundedSocket(eio_async_socket.AsyncSocket):  # type: ignore[misc]
         if length > self.server.max_http_buffer_size:
             # Closed here without waiting: engine.io's own disconnect would wait for a GET
             # to collect the CLOSE packet, holding this POST open meanwhile.
-            await self.server.drop(self.sid, "POST body over max_http_buffer_size", disconnect=False)
+            await self.server.drop(
+                self.sid, "POST body over max_http_buffer_size", disconnect=False
+            )
             raise eio_exceptions.ContentTooLongError()
         body = (await environ["wsgi.input"].read(length)).decode("utf-8")
         payload = eio_payload.Payload()

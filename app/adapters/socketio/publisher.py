@@ -106,7 +106,9 @@ class _FrameText:
                 self._delta = self._body(frame.delta_bids, frame.delta_asks)
             data = f'{{"type":"delta","seq":{cursor.seq + 1},"prevSeq":{cursor.seq}{self._delta}'
         cursor.seq += 1
-        return _DATA_HEAD + _encoder.encode(subscription_id).decode() + self._head + data + self._tail
+        return (
+            _DATA_HEAD + _encoder.encode(subscription_id).decode() + self._head + data + self._tail
+        )
 
 
 def encode_data_tail(update: StreamUpdate) -> str:
@@ -243,9 +245,7 @@ class SocketIOPublisher:
     def publish_error(self, message: str, subscribers: Sequence[Subscriber]) -> None:
         message = scrub_text(message)
         for subscriber in subscribers:
-            self._send_rare(
-                subscriber, "error", error_packet(subscriber.subscription_id, message)
-            )
+            self._send_rare(subscriber, "error", error_packet(subscriber.subscription_id, message))
 
     def publish_status(
         self, state: StreamState, reason: str, subscribers: Sequence[Subscriber]

@@ -80,7 +80,10 @@ class BookTracker:
         self._asks: dict[Any, Any] = {}
 
     def _fits(
-        self, delta_bids: list[Level], delta_asks: list[Level], bids: list[Level],
+        self,
+        delta_bids: list[Level],
+        delta_asks: list[Level],
+        bids: list[Level],
         asks: list[Level],
     ) -> bool:
         return _bounded(delta_bids, delta_asks, self.depth, bids, asks)
@@ -95,17 +98,20 @@ class BookTracker:
         if self.last is not None and not restarted:
             delta_bids, delta_asks = diff(self._bids, bids), diff(self._asks, asks)
             if self._fits(delta_bids, delta_asks, bids, asks):
-                frame = BookFrame(
-                    frame.symbol, frame.timestamp, bids, asks, delta_bids, delta_asks
-                )
+                frame = BookFrame(frame.symbol, frame.timestamp, bids, asks, delta_bids, delta_asks)
         self.last = frame
         self._bids = {level[0]: level[1] for level in bids}
         self._asks = {level[0]: level[1] for level in asks}
         return frame
 
 
-def _bounded(delta_bids: list[Level], delta_asks: list[Level], depth: int | None,
-             bids: list[Level], asks: list[Level]) -> bool:
+def _bounded(
+    delta_bids: list[Level],
+    delta_asks: list[Level],
+    depth: int | None,
+    bids: list[Level],
+    asks: list[Level],
+) -> bool:
     """A delta is worth sending if no side lists more than ``depth`` levels (so every event
     of a depth-N subscription holds at most N levels per side) and it is not larger than
     the snapshot; otherwise the frame is a snapshot."""

@@ -244,7 +244,12 @@ class StreamHub:
         stream.release_held(subscriber)
 
     def _send_one(
-        self, stream: Stream, subscriber: Subscriber, data: Any, timestamp: int, *,
+        self,
+        stream: Stream,
+        subscriber: Subscriber,
+        data: Any,
+        timestamp: int,
+        *,
         cached: bool = False,
     ) -> None:
         echo = subscriber.echo or stream.own_echo

@@ -90,11 +90,17 @@ def _parse(
     data_type = payload.get("dataType")
     if data_type == "balance" and symbol is None:
         symbol = ""
-    if not exchange_id or not data_type or (symbol is None or (symbol == "" and data_type != "balance")):
+    if (
+        not exchange_id
+        or not data_type
+        or (symbol is None or (symbol == "" and data_type != "balance"))
+    ):
         raise SubscriptionRejected(MISSING_PARAMETERS)
     for name, value in (("exchangeId", exchange_id), ("dataType", data_type)):
         if not isinstance(value, str) or len(value) > MAX_FIELD_LENGTH or not value.isprintable():
-            raise SubscriptionRejected(f"{name} must be a string of at most {MAX_FIELD_LENGTH} characters")
+            raise SubscriptionRejected(
+                f"{name} must be a string of at most {MAX_FIELD_LENGTH} characters"
+            )
     if data_type not in DATA_TYPES:
         raise SubscriptionRejected(f"Unsupported data type: {printable(data_type)}")
     if data_type != "balance":

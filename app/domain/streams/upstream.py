@@ -183,9 +183,7 @@ async def _loop(
             pending.cancel()
 
 
-async def _fill_gap(
-    gateway: ExchangeGateway, request: StreamRequest, live: Any, since: Any
-) -> Any:
+async def _fill_gap(gateway: ExchangeGateway, request: StreamRequest, live: Any, since: Any) -> Any:
     """The candles from ``since`` (the newest delivered before the restart) up to the live
     ones, from REST, so a client's series has no gap; the live versions win. On failure the
     live candles go alone (the gap stays, the stream does not stop)."""

@@ -50,9 +50,18 @@ async def list_backends(backend_catalog: NamedDependency[BackendRegistry]) -> di
 def route_handlers() -> list[Any]:
     """Every REST handler. New entrypoint modules add theirs here."""
     return [
-        health, list_backends, ExchangeController, WatchController, stream_stats, proxy_request,
+        health,
+        list_backends,
+        ExchangeController,
+        WatchController,
+        stream_stats,
+        proxy_request,
         budget_stats,
-        ready, metrics, status_page, status_asset, status_json,
+        ready,
+        metrics,
+        status_page,
+        status_asset,
+        status_json,
     ]
 
 

@@ -83,7 +83,9 @@ def _has_body(headers: dict[bytes, bytes]) -> bool:
 
 def _is_json(content_type: str) -> bool:
     media = content_type.split(";", 1)[0].strip().lower()
-    return media == "application/json" or (media.startswith("application/") and media.endswith("+json"))
+    return media == "application/json" or (
+        media.startswith("application/") and media.endswith("+json")
+    )
 
 
 def _max_body_bytes(scope: Scope) -> int:

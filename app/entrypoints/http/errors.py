@@ -81,9 +81,7 @@ def domain_error_handler(request: Request[Any, Any, Any], exc: domain.DomainErro
     # Our own budget refusal (issue 9) says when to come back.
     retry_after = getattr(exc, "retry_after_header", None)
     headers = {"Retry-After": retry_after} if isinstance(retry_after, str) else None
-    return error_response(
-        status_for(exc), error, scrub_text(exc.details), exc.error_type, headers
-    )
+    return error_response(status_for(exc), error, scrub_text(exc.details), exc.error_type, headers)
 
 
 __all__ = [

@@ -87,7 +87,9 @@ def _explain(exc: HTTPException) -> str:
                 if "Object missing required field" in message or not message:
                     parts.append(_readable(message) if message else f"invalid field {key}")
                 else:
-                    parts.append(f"{key}: {message}" if key and str(key) not in message else message)
+                    parts.append(
+                        f"{key}: {message}" if key and str(key) not in message else message
+                    )
         if parts:
             return "; ".join(parts)
     detail = exc.detail or "Bad request"

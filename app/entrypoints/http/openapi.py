@@ -22,7 +22,9 @@ _MEANING = {
 }
 
 
-def error_responses(*statuses: int, meaning: dict[int, str] | None = None) -> dict[int, ResponseSpec]:
+def error_responses(
+    *statuses: int, meaning: dict[int, str] | None = None
+) -> dict[int, ResponseSpec]:
     """OpenAPI entries for the error statuses an endpoint can answer (401/403 always).
 
     Args:

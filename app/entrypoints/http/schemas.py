@@ -144,7 +144,9 @@ class ErrorBody(msgspec.Struct, kw_only=True):
     """Every error answer: a fixed `error` text per endpoint, the cause in `details`."""
 
     error: Annotated[str, msgspec.Meta(examples=["Failed to fetch ticker"])]
-    details: Annotated[str | None, msgspec.Meta(examples=["binance does not have market symbol X/Y"])] = None
+    details: Annotated[
+        str | None, msgspec.Meta(examples=["binance does not have market symbol X/Y"])
+    ] = None
     errorType: Annotated[str | None, msgspec.Meta(examples=["BadSymbol"])] = None
 
 

@@ -42,8 +42,12 @@ def _asset(name: str) -> bytes:
     return (STATIC / name).read_bytes()
 
 
-@get(STATUS_PATH, tags=["health"], summary="Status page (HTML; its data needs the token)",
-     include_in_schema=False)
+@get(
+    STATUS_PATH,
+    tags=["health"],
+    summary="Status page (HTML; its data needs the token)",
+    include_in_schema=False,
+)
 async def status_page() -> Response[bytes]:
     return Response(
         _asset("status.html"), media_type="text/html; charset=utf-8", headers=SECURITY_HEADERS

@@ -79,8 +79,13 @@ class WatchController(Controller):
     path = "/api/exchange"
     tags = ("watch",)
 
-    @post("/watchTicker", status_code=200, summary="Next ticker update (ccxtType pro)",
-          responses=WATCH_ERRORS, opt=route_error("Failed to watch ticker"))
+    @post(
+        "/watchTicker",
+        status_code=200,
+        summary="Next ticker update (ccxtType pro)",
+        responses=WATCH_ERRORS,
+        opt=route_error("Failed to watch ticker"),
+    )
     async def watch_ticker(
         self,
         data: JSONBody[SymbolRequest],
@@ -91,8 +96,13 @@ class WatchController(Controller):
         check_params(data.params)
         return DataResponse(success=True, data=await _read_next(stream_service, request))
 
-    @post("/watchOrderBook", status_code=200, summary="Next order book (ccxtType pro)",
-          responses=WATCH_ERRORS, opt=route_error("Failed to watch orderbook"))
+    @post(
+        "/watchOrderBook",
+        status_code=200,
+        summary="Next order book (ccxtType pro)",
+        responses=WATCH_ERRORS,
+        opt=route_error("Failed to watch orderbook"),
+    )
     async def watch_order_book(
         self,
         data: JSONBody[OrderBookRequest],
@@ -105,8 +115,13 @@ class WatchController(Controller):
         book = await _read_next(stream_service, request, limit=limit)
         return DataResponse(success=True, data=book)
 
-    @post("/watchTrades", status_code=200, summary="Next trades (ccxtType pro)",
-          responses=WATCH_ERRORS, opt=route_error("Failed to watch trades"))
+    @post(
+        "/watchTrades",
+        status_code=200,
+        summary="Next trades (ccxtType pro)",
+        responses=WATCH_ERRORS,
+        opt=route_error("Failed to watch trades"),
+    )
     async def watch_trades(
         self,
         data: JSONBody[TradesRequest],
@@ -119,8 +134,13 @@ class WatchController(Controller):
         trades = await _read_next(stream_service, request, limit=limit, since=since)
         return DataResponse(success=True, data=trades)
 
-    @post("/watchOHLCV", status_code=200, summary="Next candle updates (ccxtType pro)",
-          responses=WATCH_ERRORS, opt=route_error("Failed to watch OHLCV"))
+    @post(
+        "/watchOHLCV",
+        status_code=200,
+        summary="Next candle updates (ccxtType pro)",
+        responses=WATCH_ERRORS,
+        opt=route_error("Failed to watch OHLCV"),
+    )
     async def watch_ohlcv(
         self,
         data: JSONBody[OHLCVRequest],
@@ -135,8 +155,13 @@ class WatchController(Controller):
         candles = await _read_next(stream_service, request, limit=limit)
         return DataResponse(success=True, data=candles)
 
-    @post("/watchBalance", status_code=200, summary="Next balance update (credentials, pro)",
-          responses=WATCH_ERRORS, opt=route_error("Failed to watch balance"))
+    @post(
+        "/watchBalance",
+        status_code=200,
+        summary="Next balance update (credentials, pro)",
+        responses=WATCH_ERRORS,
+        opt=route_error("Failed to watch balance"),
+    )
     async def watch_balance(
         self,
         data: JSONBody[ConfigRequest],

@@ -43,9 +43,7 @@ class SocketAccess:
 
     def __init__(self, access: AccessService | Callable[[], AccessService] | str) -> None:
         if isinstance(access, str):
-            fixed = AccessService(
-                TokenBook.build(access, []), InProcessQuotaStore(), NullMetrics()
-            )
+            fixed = AccessService(TokenBook.build(access, []), InProcessQuotaStore(), NullMetrics())
             self._source: Callable[[], AccessService] = lambda: fixed
         elif isinstance(access, AccessService):
             self._source = lambda: access

@@ -30,7 +30,6 @@ MAX_ID_LENGTH = 512
 NO_DELTA_SUBSCRIPTION = 'No format "delta" subscription with this id'
 
 
-
 @dataclass(slots=True)
 class _Session:
     authenticated: bool = False

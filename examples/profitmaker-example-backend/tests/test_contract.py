@@ -14,7 +14,9 @@ from app.plugin.testing import ExchangeGatewayContract
 class TestExampleBackend(ExchangeGatewayContract):
     @pytest.fixture
     async def contract_gateway(self) -> AsyncIterator[ExampleGateway]:
-        gateway = ExampleBackend(BackendContext()).create(ExchangeConfig("example", ccxt_type="pro"))
+        gateway = ExampleBackend(BackendContext()).create(
+            ExchangeConfig("example", ccxt_type="pro")
+        )
         await gateway.load_markets()
         yield gateway
         await gateway.close()
