@@ -67,9 +67,16 @@ def scrub_known_secrets(text: str) -> str:
     return text
 
 
+# Keys that name a credential without holding it: the operator-chosen name of a named token
+# (``[[tokens]] name``) is what logs and metrics must show instead of the token itself.
+_NAME_KEYS = frozenset({"tokenname", "tokennames"})
+
+
 @functools.lru_cache(maxsize=4096)
 def is_secret_key(name: str) -> bool:
     lowered = name.lower().replace("-", "").replace("_", "")
+    if lowered in _NAME_KEYS:
+        return False
     return any(part.replace("_", "").replace("-", "") in lowered for part in _SECRET_KEY_PARTS)
 
 

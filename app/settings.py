@@ -195,6 +195,12 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     config_file: str | None = None
     """Set by load_settings to the TOML file read (the file SIGHUP reloads); not a setting."""
 
+    def __post_init__(self) -> None:
+        # A token of only blanks is no token: unset, so the loopback-only default rule applies
+        # (otherwise "   " would pass the off-loopback refusal and work as a password).
+        if self.api_token is not None and not self.api_token.strip():
+            self.api_token = None
+
     @property
     def effective_socket_port(self) -> int | None:
         """The second Socket.IO port to open, or None (turned off, or no port + 1 exists)."""

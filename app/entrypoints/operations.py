@@ -118,16 +118,21 @@ def register_gauges(container: Container, connections: Callable[[], int]) -> Non
 async def token_reload(container: Container, settings: Settings) -> AsyncIterator[None]:
     """On SIGHUP, re-read ``[[tokens]]`` from the config file (revocation without restart).
 
-    Installed only when the settings came from a file and we run on the main thread (a real
-    server); a bad file is logged and the current tokens stay.
+    Installed on the main thread (a real server); without a config file SIGHUP is logged and
+    ignored rather than left to its default action (terminate). A bad file is logged and the
+    current tokens stay.
     """
     path = settings.config_file
     loop = asyncio.get_running_loop()
     installed = False
     reloads: set[asyncio.Task[bool]] = set()
-    if path and threading.current_thread() is threading.main_thread():
+    if threading.current_thread() is threading.main_thread():
+        # Installed even without a config file: SIGHUP's default action would kill the server.
 
         def on_hup() -> None:
+            if not path:
+                log.warning("config_reload_skipped", reason="no config file to reload")
+                return
             task = loop.create_task(reload_tokens(container, settings, path))
             reloads.add(task)  # a task nobody references may be collected mid-run
             task.add_done_callback(reloads.discard)

@@ -76,7 +76,7 @@ class RequestLogMiddleware:
                     path=scope.get("path"),
                     status=status,
                     duration_ms=round(seconds * 1000, 3),
-                    token=state.get("token_name"),
+                    token_name=state.get("token_name"),
                 )
             finally:
                 structlog.contextvars.reset_contextvars(**tokens)

@@ -95,3 +95,41 @@ def test_sighup_revokes_a_token_for_new_requests(
     config.write_text(config_text(("desk-b", BETA), ("desk-c", "gamma-e2e-token-3")))
     process.send_signal(signal.SIGHUP)
     eventually_sync(lambda: status_of(base, "gamma-e2e-token-3") == 200, timeout=10)
+
+
+def test_sighup_without_a_config_file_is_logged_and_the_server_keeps_serving(
+    tmp_path: Path,
+) -> None:
+    """SIGHUP's default action terminates a process; with no config file to reload the server
+    logs the signal and keeps answering (positive control: the log line proves it arrived)."""
+    port = free_port()
+    env = {**os.environ, "API_TOKEN": API_TOKEN, "LOG_FORMAT": "json"}
+    env.pop("PROFITMAKER_CONFIG", None)
+    log_path = tmp_path / "server.log"
+    with log_path.open("wb") as log_file:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "app.cli", "--port", str(port), "--socket-port", "0"],
+            cwd=ROOT,
+            env=env,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+        )
+        base = f"http://127.0.0.1:{port}"
+        try:
+            eventually_sync(lambda: _answers(base), timeout=30, interval=0.1, message="up")
+            process.send_signal(signal.SIGHUP)
+            eventually_sync(
+                lambda: "config_reload_skipped" in log_path.read_text(errors="replace"),
+                timeout=10,
+                interval=0.05,
+                message="the SIGHUP was handled",
+            )
+            assert process.poll() is None
+            assert httpx.get(f"{base}/health", timeout=5).status_code == 200
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=5)

@@ -72,7 +72,7 @@ async def test_request_log_names_the_token_never_its_value() -> None:
         with capture_logs() as logs:
             assert (await ticker(client, BETA)).status_code == 200
     lines = [entry for entry in logs if entry["event"] == "http_request"]
-    assert lines and lines[-1]["token"] == "desk-b"
+    assert lines and lines[-1]["token_name"] == "desk-b"
     assert BETA not in repr(logs) and sha(BETA) not in repr(logs)
 
 

@@ -127,3 +127,15 @@ def test_a_broken_stream_does_not_fail_the_request(
     monkeypatch.setattr(logging, "raiseExceptions", False)  # as in production: no stderr dump
     stream.close()
     emit_info(std, "http_request", **FIELDS)  # ValueError inside, reported by handleError
+
+
+def test_rendered_line_shows_the_token_name_and_redacts_a_token_value(
+    configured: tuple[io.StringIO, logging.Logger],
+) -> None:
+    """The request line names the named token (operators read it), while a field that holds a
+    token is still redacted in the same rendered line (the positive control for the redactor)."""
+    stream, std = configured
+    emit_info(std, "http_request", token_name="desk-a", token="tok-value-123")
+    line = json.loads(_lines(stream)[0])
+    assert line["token_name"] == "desk-a"
+    assert line["token"] == REDACTED

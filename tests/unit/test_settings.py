@@ -108,6 +108,16 @@ def test_default_token_off_loopback_refuses_to_start(host: str) -> None:
         check_token_policy(load_settings(env={"HOST": host}))
 
 
+@pytest.mark.parametrize("blank", ["", " ", "   ", "\t \n"])
+def test_blank_token_counts_as_unset_and_refuses_off_loopback(blank: str) -> None:
+    """A token of blanks is no token: it must not pass the off-loopback refusal (and so never
+    become a password of spaces); the explicit token below is the positive control."""
+    settings = load_settings(env={"HOST": "0.0.0.0", "API_TOKEN": blank})
+    assert settings.uses_default_token and settings.api_token is None
+    with pytest.raises(StartupRefused, match="API_TOKEN"):
+        check_token_policy(settings)
+
+
 def test_explicit_token_may_listen_anywhere() -> None:
     assert check_token_policy(load_settings(env={"HOST": "0.0.0.0", "API_TOKEN": "x" * 32})) is None
 

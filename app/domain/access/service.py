@@ -86,6 +86,6 @@ class AccessService:
                 await self._quotas.forget(name)
         log.info(
             "tokens_reloaded",
-            tokens=book.names,
+            token_names=book.names,
             revoked=[name for name in old.names if book.get(name) is None],
         )
