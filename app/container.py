@@ -22,6 +22,7 @@ from app.adapters.metrics.budget import MetricsBudgetObserver
 from app.adapters.metrics.gateway import instrumented_factory
 from app.adapters.metrics.proxy import InstrumentedProxyService
 from app.adapters.quota import InProcessQuotaStore
+from app.adapters.redis import connect as connect_redis
 from app.adapters.socketio import SocketIOPublisher
 from app.domain.access import AccessService, NamedToken, TokenBook
 from app.domain.budget.reads import ReadBudget
@@ -50,6 +51,9 @@ class Container(containers.DeclarativeContainer):
     settings = providers.Dependency(instance_of=Settings)
 
     registry = providers.Singleton(BackendRegistry.discover, settings)
+
+    # Issue 12: the cluster's Redis client; None in a single process (no redis_url).
+    redis = providers.Singleton(connect_redis, settings.provided.cluster)
 
     clock = providers.Singleton(SystemClock)
     # One registry of metrics per application: tests build many apps in one process.

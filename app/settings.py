@@ -164,6 +164,27 @@ class TokenSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """Socket.IO subscriptions open at once over all of the token's connections."""
 
 
+REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
+"""The URL schemes redis-py's ``Redis.from_url`` accepts."""
+
+
+class ClusterSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """Several processes or machines as one gateway (issue 12, ADR 0135)."""
+
+    redis_url: str | None = None
+    """``redis://host:port/db`` (``rediss://`` for TLS). Set: this process joins the cluster
+    named by that Redis database. None: a single process, nothing shared. The URL may carry
+    a password: it is never logged or shown (pages, errors, metrics)."""
+
+    def __post_init__(self) -> None:
+        if self.redis_url is not None:
+            self.redis_url = self.redis_url.strip() or None
+        if self.redis_url is not None and not self.redis_url.startswith(REDIS_SCHEMES):
+            # msgspec turns this into a ValidationError naming the field; the value itself is
+            # not repeated (it may hold a password).
+            raise ValueError(f"redis_url must start with one of {', '.join(REDIS_SCHEMES)}")
+
+
 class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     host: str = "127.0.0.1"
     port: int = 3001
@@ -184,6 +205,7 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     proxy: ProxySettings = msgspec.field(default_factory=ProxySettings)
     budget: BudgetSettings = msgspec.field(default_factory=BudgetSettings)
     socketio: SocketIOSettings = msgspec.field(default_factory=SocketIOSettings)
+    cluster: ClusterSettings = msgspec.field(default_factory=ClusterSettings)
     exchanges: dict[str, ExchangeSettings] = msgspec.field(default_factory=dict)
     disabled_plugins: list[str] = msgspec.field(default_factory=list)
     tokens: list[TokenSettings] = msgspec.field(default_factory=list)
@@ -255,6 +277,10 @@ def load_settings(
         if raw is None or raw == "":
             continue
         data[field] = _coerce_env(name, raw, kind)
+    # Nested settings with an environment name of their own.
+    redis_url = env.get("REDIS_URL", "").strip()
+    if redis_url:
+        data["cluster"] = {**(data.get("cluster") or {}), "redis_url": redis_url}
     data.update({key: value for key, value in (overrides or {}).items() if value is not None})
     try:
         settings = msgspec.convert(data, Settings, strict=False)

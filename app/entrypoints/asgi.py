@@ -102,6 +102,9 @@ def create_app(settings: Settings, container: Container | None = None) -> Applic
             await cache.aclose()
             await registry.aclose()
             await outbound_http.aclose()
+            redis_client = container.redis()
+            if redis_client is not None:  # cluster mode: close the pool last (ADR 0135)
+                await redis_client.aclose()
             log.info("server_stopped")
 
     http = create_http_app(
