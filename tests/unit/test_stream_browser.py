@@ -314,3 +314,226 @@ async def test_after_a_restart_the_missed_candles_are_delivered_in_order(
     assert opens == [before + i * STEP for i in range(5)]  # no gap, no duplicate
     assert after.data[-1][4] == 9.0
     assert gw.calls["fetch_ohlcv"] == 1
+
+
+# -- known bugs of issue 13 (each test failed before its fix) ----------------------------
+
+
+async def test_a_silence_that_lasts_tells_stale_and_recovering_once_then_live_once(
+    cache: InMemoryInstanceCache, backend: FakeBackend, publisher: Publisher
+) -> None:
+    """The watchdog restarts a silent stream every period; the status says so once."""
+    settings = StreamSettings(watchdog_seconds={"ticker": 0.03}, retry_jitter=0.0)
+    hub, streams = make(cache, publisher, settings)
+    try:
+        await streams.subscribe("c1", request())
+        gw: FakeExchangeGateway = backend.created[0]
+        await eventually(lambda: publisher.kinds().count("error") >= 4, timeout=5)  # 4 cycles
+        gw.push("ticker", "BTC/USDT", {"last": 1})
+        await eventually(lambda: "data" in publisher.kinds(), timeout=5)
+        await gw.wait_for_watchers("ticker", "BTC/USDT")
+        gw.push("ticker", "BTC/USDT", {"last": 2})
+        await eventually(lambda: publisher.kinds().count("data") == 2, timeout=5)
+        statuses = [k for k in publisher.kinds() if k.startswith("status")]
+        assert statuses == ["status:stale", "status:recovering", "status:live"]
+        assert publisher.kinds().count("error") >= 4  # one per failed attempt, as before
+    finally:
+        await hub.aclose()
+
+
+async def test_a_second_outage_is_told_again(
+    cache: InMemoryInstanceCache, backend: FakeBackend, publisher: Publisher
+) -> None:
+    """Positive control of the test above: once per outage, not once per stream."""
+    settings = StreamSettings(watchdog_seconds={"ticker": 0.05}, retry_jitter=0.0)
+    hub, streams = make(cache, publisher, settings)
+    try:
+        await streams.subscribe("c1", request())
+        gw: FakeExchangeGateway = backend.created[0]
+        for n in (1, 2):
+            await eventually(lambda: publisher.kinds().count("status:recovering") == n)  # noqa: B023
+            await gw.wait_for_watchers("ticker", "BTC/USDT")
+            gw.push("ticker", "BTC/USDT", {"last": n})
+            await eventually(lambda: publisher.kinds().count("status:live") == n)  # noqa: B023
+        statuses = [k for k in publisher.kinds() if k.startswith("status")]
+        assert statuses == ["status:stale", "status:recovering", "status:live"] * 2
+    finally:
+        await hub.aclose()
+
+
+async def test_history_1000_is_1000_closed_candles_and_the_current_one(
+    streams: StreamService, backend: FakeBackend, publisher: Publisher
+) -> None:
+    """The exchange answers at most 1,000 rows per request (binance spot, the simulator):
+    the older ones come from a second page, and the last row is the live candle."""
+    from app.domain.streams.model import Echo, View
+
+    await streams.subscribe("c1", request("ohlcv"))
+    gw: FakeExchangeGateway = backend.created[0]
+    real_fetch = gw.fetch_ohlcv
+    asked: list[tuple[Any, Any]] = []
+
+    async def capped(symbol: str, timeframe: str = "1m", since: Any = None, limit: Any = None,
+                     params: Any = None) -> Any:  # fmt: skip
+        asked.append((since, limit))
+        return await real_fetch(symbol, timeframe, since, min(limit or 500, 1000), params)
+
+    gw.fetch_ohlcv = capped  # type: ignore[method-assign]
+    await gw.wait_for_watchers("ohlcv", "BTC/USDT", timeframe="1m")
+    gw.push("ohlcv", "BTC/USDT", [candle(LAST_OPEN, 77.0)], timeframe="1m")
+    await eventually(lambda: len(publisher.data()) == 1)
+    made = await streams.subscribe(
+        "c2", request("ohlcv"), Echo("BTC/USDT", "1m", View(history=1000))
+    )
+    await streams.greet("c2", made.subscription_id)
+    first = publisher.data()[-1]
+    opens = [row[0] for row in first.data]
+    assert len(opens) == 1001
+    assert opens == [LAST_OPEN - i * STEP for i in range(1000, -1, -1)]  # equally spaced
+    assert first.data[-1][4] == 77.0  # the live candle, not REST's version of it
+    assert asked == [(None, 1001), (LAST_OPEN - 1000 * STEP, 1)]
+
+
+async def test_history_50_is_51_rows_ending_with_the_live_candle(
+    streams: StreamService, backend: FakeBackend, publisher: Publisher
+) -> None:
+    from app.domain.streams.model import Echo, View
+
+    await streams.subscribe("c1", request("ohlcv"))
+    gw: FakeExchangeGateway = backend.created[0]
+    await gw.wait_for_watchers("ohlcv", "BTC/USDT", timeframe="1m")
+    gw.push("ohlcv", "BTC/USDT", [candle(LAST_OPEN, 55.0)], timeframe="1m")
+    await eventually(lambda: len(publisher.data()) == 1)
+    made = await streams.subscribe("c2", request("ohlcv"), Echo("BTC/USDT", "1m", View(history=50)))
+    await streams.greet("c2", made.subscription_id)
+    first = publisher.data()[-1]
+    assert [row[0] for row in first.data] == [LAST_OPEN - i * STEP for i in range(50, -1, -1)]
+    assert first.data[-1][4] == 55.0
+    assert gw.calls["fetch_ohlcv"] == 1  # one page is enough below the cap
+
+
+async def test_history_on_a_fresh_stream_is_not_cached_on_a_running_one_it_is(
+    streams: StreamService, backend: FakeBackend, publisher: Publisher
+) -> None:
+    """``cached: true`` marks a first event that replays what the stream already delivered
+    (issue 13: a joiner of a running stream). A history on a stream that has delivered
+    nothing yet is all fresh: not marked."""
+    from app.domain.streams.model import Echo, View
+
+    made = await streams.subscribe("c1", request("ohlcv"), Echo("BTC/USDT", "1m", View(history=5)))
+    await streams.greet("c1", made.subscription_id)
+    fresh = publisher.data()[-1]
+    assert len(fresh.data) == 6 and not fresh.cached
+    gw: FakeExchangeGateway = backend.created[0]
+    await gw.wait_for_watchers("ohlcv", "BTC/USDT", timeframe="1m")
+    gw.push("ohlcv", "BTC/USDT", [candle(LAST_OPEN, 5.0)], timeframe="1m")
+    await eventually(lambda: len(publisher.data()) == 2)
+    joined = await streams.subscribe(
+        "c2", request("ohlcv"), Echo("BTC/USDT", "1m", View(history=5))
+    )
+    await streams.greet("c2", joined.subscription_id)
+    running = publisher.data()[-1]
+    assert len(running.data) == 6 and running.cached
+
+
+async def test_a_history_subscriber_whose_greeting_is_cancelled_still_gets_live_updates(
+    streams: StreamService, backend: FakeBackend, publisher: Publisher
+) -> None:
+    import asyncio
+
+    from app.domain.streams.model import Echo, View
+
+    await streams.subscribe("c1", request("ohlcv"))
+    gw: FakeExchangeGateway = backend.created[0]
+    entered = asyncio.Event()
+
+    async def hangs(*args: Any, **kwargs: Any) -> Any:
+        entered.set()
+        await asyncio.Event().wait()
+
+    gw.fetch_ohlcv = hangs  # type: ignore[method-assign]
+    made = await streams.subscribe("c2", request("ohlcv"), Echo("BTC/USDT", "1m", View(history=5)))
+    greeting = asyncio.ensure_future(streams.greet("c2", made.subscription_id))
+    await entered.wait()
+    greeting.cancel()  # e.g. the server stops the handler's task
+    await asyncio.gather(greeting, return_exceptions=True)
+    await gw.wait_for_watchers("ohlcv", "BTC/USDT", timeframe="1m")
+    gw.push("ohlcv", "BTC/USDT", [candle(LAST_OPEN, 1.0)], timeframe="1m")
+    joiner = Subscriber("c2", made.subscription_id)
+    # not held: the live update reaches it (before the fix it reached c1 only)
+    await eventually(lambda: any(joiner in who for kind, _, who in publisher.events))
+
+
+async def test_a_history_subscriber_that_leaves_during_the_fetch_leaves_nothing_held(
+    cache: InMemoryInstanceCache, backend: FakeBackend, publisher: Publisher
+) -> None:
+    import asyncio
+
+    from app.domain.streams.model import Echo, View
+
+    hub, streams = make(cache, publisher)
+    try:
+        await streams.subscribe("c1", request("ohlcv"))
+        gw: FakeExchangeGateway = backend.created[0]
+        release = asyncio.Event()
+        real_fetch = gw.fetch_ohlcv
+
+        async def slow(*args: Any, **kwargs: Any) -> Any:
+            await release.wait()
+            return await real_fetch(*args, **kwargs)
+
+        gw.fetch_ohlcv = slow  # type: ignore[method-assign]
+        made = await streams.subscribe(
+            "c2", request("ohlcv"), Echo("BTC/USDT", "1m", View(history=5))
+        )
+        stream = next(iter(hub._streams.values()))
+        assert len(stream.held) == 1  # positive control
+        greeting = asyncio.ensure_future(streams.greet("c2", made.subscription_id))
+        assert streams.unsubscribe("c2", made.subscription_id)
+        release.set()
+        await greeting
+        assert stream.held == set() and len(stream.subscribers) == 1
+        assert all(kind != "data" for kind, _, _ in publisher.events)  # nothing sent to it
+    finally:
+        await hub.aclose()
+
+
+async def test_one_socket_holds_a_full_and_a_delta_view_of_one_book(
+    streams: StreamService, backend: FakeBackend, publisher: Publisher
+) -> None:
+    """Different format/depth of one stream on one connection: two subscriptions, two ids
+    (the original id for the view a seed-era client gets), each its own data."""
+    from app.domain.streams.book import BookFrame
+    from app.domain.streams.model import Echo, View
+
+    full = await streams.subscribe("c1", request("orderbook"))
+    delta = await streams.subscribe(
+        "c1", request("orderbook"), Echo("BTC/USDT", None, View("delta", 20))
+    )
+    depth = await streams.subscribe(
+        "c1", request("orderbook"), Echo("BTC/USDT", None, View(depth=5))
+    )
+    assert full.subscription_id == "c1:fake:BTC/USDT:orderbook"
+    assert delta.subscription_id == "c1:fake:BTC/USDT:orderbook:delta:depth=20"
+    assert depth.subscription_id == "c1:fake:BTC/USDT:orderbook:depth=5"
+    gw: FakeExchangeGateway = backend.created[0]
+    await gw.wait_for_watchers("orderbook", "BTC/USDT")
+    book = {
+        "symbol": "BTC/USDT",
+        "timestamp": 1,
+        "bids": [[100 - i, 1.0] for i in range(30)],
+        "asks": [[101 + i, 1.0] for i in range(30)],
+    }
+    gw.push("orderbook", "BTC/USDT", book)
+    await eventually(lambda: len(publisher.data()) == 3)
+    got = {who[0].subscription_id: update.data for _, update, who in publisher.events}
+    assert got[full.subscription_id] is book
+    assert isinstance(got[delta.subscription_id], BookFrame)
+    assert len(got[delta.subscription_id].bids) == 20
+    assert len(got[depth.subscription_id]["bids"]) == 5
+    with pytest.raises(Exception, match="Subscription already exists"):  # same view twice
+        await streams.subscribe(
+            "c1", request("orderbook"), Echo("BTC/USDT", None, View("delta", 20))
+        )
+    assert streams.unsubscribe("c1", "fake:BTC/USDT:orderbook:delta:depth=20")  # short form
+    assert streams.subscription_count("c1") == 2

@@ -110,13 +110,18 @@ class StreamEvents:
             self._status(RECOVERING, message)
 
     def on_stale(self, message: str, error: BaseException) -> None:
-        """The watchdog found the upstream silent: ``status stale``, the usual ``error``, then
-        ``status recovering`` while the loop restarts the watch."""
+        """The watchdog found the upstream silent: the usual ``error`` each time; ``status
+        stale`` then ``status recovering`` once per outage (a stream that stays silent is
+        restarted every watchdog period, but its subscribers are told only when it changes:
+        stale once, recovering once, live on the first update after)."""
         log_stream("stream_retrying", self._stream, error)
         self._count_restart(error)
-        self._status(STALE, message)
+        first = self._stream.state == LIVE
+        if first:
+            self._status(STALE, message)
         self.fail(message, error)
-        self._status(RECOVERING, "Restarting the stream")
+        if first:
+            self._status(RECOVERING, "Restarting the stream")
 
     def _count_restart(self, error: BaseException) -> None:
         if self._metrics is not None:

@@ -18,6 +18,7 @@ from app.domain.errors import (
 )
 from app.domain.streams.backoff import Backoff
 from app.domain.streams.book import BookFrame, BookTracker, cut_book
+from app.domain.streams.candles import fetch_history, merge_history
 from app.domain.streams.events import StreamEvents, log_stream, plain_copy
 from app.domain.streams.model import (
     LIVE,
@@ -182,17 +183,22 @@ class StreamHub:
         subscriber gets it as a snapshot of its depth. With ``history: N`` (ohlcv) the first
         event holds the last N closed candles plus the current one (REST, merged with the
         live candles); live updates follow it. A stream that is not live also sends its
-        current ``status``.
+        current ``status`` first.
         """
         echo = subscriber.echo or stream.own_echo
-        if echo.view.history and subscriber in stream.held:
-            await self._send_history(stream, subscriber, echo.view.history)
-            return
-        if subscriber not in stream.ungreeted:
-            return
-        stream.ungreeted.discard(subscriber)
+        history = bool(echo.view.history) and subscriber in stream.held
+        if not history and subscriber not in stream.ungreeted:
+            return  # greeted already, or a live update reached it first
         if stream.state != LIVE:
             self._publisher.publish_status(stream.state, stream.status_reason, (subscriber,))
+        if history and echo.view.history:
+            try:
+                await self._send_history(stream, subscriber, echo.view.history)
+            finally:
+                # Sent, failed, cancelled or left meanwhile: never left out of live updates.
+                stream.release_held(subscriber)
+            return
+        stream.ungreeted.discard(subscriber)
         if stream.latest_at is None or stream.closed:
             return
         data: Any = stream.latest
@@ -225,23 +231,25 @@ class StreamHub:
         return tracker.last.snapshot_only()
 
     async def _send_history(self, stream: Stream, subscriber: Subscriber, count: int) -> None:
-        rows: list[Any] = []
+        """``count`` closed candles plus the current one, REST (paged past an exchange's cap)
+        merged with the stream's live candles. ``cached: true`` when the stream had already
+        delivered a live update (the event replays it, as any joiner's first event does);
+        a history on a stream that has just started is all fresh, so not marked."""
+        rest: dict[Any, list[Any]] = {}
         try:
             async with asyncio.timeout(self._settings.rest_watch_timeout_seconds):
                 async with self._cache.hold(stream.request.config) as gateway:
-                    rows = await gateway.fetch_ohlcv(
-                        stream.key.symbol, stream.key.timeframe or "1m", None, count + 1
+                    rest = await fetch_history(
+                        gateway, stream.key.symbol, stream.key.timeframe or "1m", count + 1
                     )
         except Exception as exc:  # noqa: BLE001 - live candles still flow without history
             log_stream("stream_history_failed", stream, exc)
         if subscriber not in stream.subscribers or stream.closed:
             return
         stream.ungreeted.discard(subscriber)
-        by_open = {row[0]: list(row) for row in rows if isinstance(row, list | tuple) and row}
-        by_open.update(stream.candles)  # the live versions are the newest
-        candles = [by_open[t] for t in sorted(by_open)][-(count + 1) :]
-        self._send_one(stream, subscriber, candles, self._clock_ms(), cached=True)
-        stream.release_held(subscriber)
+        candles = merge_history(rest, stream.candles, count + 1)
+        cached = stream.latest_at is not None
+        self._send_one(stream, subscriber, candles, self._clock_ms(), cached=cached)
 
     def _send_one(
         self,

@@ -40,9 +40,23 @@ class Subscription:
 
 
 def subscription_id(connection_id: str, exchange_id: str, data_type: str, echo: Echo) -> str:
-    """``<connectionId>:<exchangeId>:<symbol>:<dataType>[:<timeframe>]`` (the original's format)."""
+    """``<connectionId>:<exchangeId>:<symbol>:<dataType>[:<timeframe>]`` (the original's format).
+
+    An order book subscription that asks for ``format: "delta"`` or a ``depth`` gets a suffix
+    (``:delta``, ``:depth=20``, ``:delta:depth=20``), so one socket can hold the full book and
+    a delta view of the same stream side by side, each with its own id and ``seq`` (issue 13).
+    A client that sends neither field gets exactly the original id. ``history`` only shapes
+    the first event of an ohlcv subscription and takes no part in the id.
+    """
     sid = f"{connection_id}:{exchange_id}:{echo.symbol}:{data_type}"
-    return f"{sid}:{echo.timeframe}" if echo.timeframe else sid
+    if echo.timeframe:
+        sid = f"{sid}:{echo.timeframe}"
+    view = echo.view
+    if view.delta:
+        sid = f"{sid}:delta"
+    if view.depth is not None:
+        sid = f"{sid}:depth={view.depth}"
+    return sid
 
 
 class StreamService:

@@ -194,7 +194,13 @@ class _Handlers:
         }
         if subscription.timeframe:
             answer["timeframe"] = subscription.timeframe
-        await self._sio.emit("subscribed", answer, to=sid)
+        try:
+            await self._sio.emit("subscribed", answer, to=sid)
+        except BaseException:
+            # The client was never told: keep no subscription (nor a held history) it cannot
+            # know of or unsubscribe.
+            self._streams.unsubscribe(sid, subscription.subscription_id)
+            raise
         # After `subscribed` is queued: the latest update (cached) follows it at once.
         await self._streams.greet(sid, subscription.subscription_id)
 
