@@ -139,7 +139,7 @@ async def test_candles_with_history_then_a_dropped_exchange_socket_have_no_gap(
         )
         await client.expect("subscribed", timeout=10)
         first = await client.expect("data", timeout=10)
-        assert first["cached"] is True and len(first["data"]) == 51
+        assert len(first["data"]) == 51  # (cached or not: it may be the first event)
         series: dict[int, list[Any]] = {}
         newest = 0
 
