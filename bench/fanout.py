@@ -9,9 +9,16 @@ join-to-first-data latency of late joiners on the running stream, server CPU and
 number of upstream loops. Then the bytes per second per client for a 50-level book at 10 Hz
 as full, depth 20, delta and delta depth 20 (issue 13). Not run in CI.
 
-    .venv/bin/python bench/fanout.py            # 100, 500 and 1,000 clients
-    .venv/bin/python bench/fanout.py --clients 200 --seconds 5
+    .venv/bin/python bench/fanout.py            # 100 and 500 clients, 3 runs each
+    .venv/bin/python bench/fanout.py --clients 500 --per-node 500 --trace --repeat 1
     .venv/bin/python bench/fanout.py --clients 100 --book-clients 50 --seconds 5
+
+Client layout: ``--per-node`` is how many clients one node process opens (default 250 and
+500: with 500 clients both layouts run, the second being the issue's "500 socket.io-client
+connections in one node process"). ``--repeat`` runs each case that many times and reports
+the median of each figure. ``--trace`` adds bench-only timestamps along the server's path
+(``bench/fanout_trace.py``) and prints where the time goes; ``--profile DIR`` writes a
+cProfile of the server during the measured window.
 
 Environment knobs for comparisons: BENCH_DEFLATE=on (uvicorn's per-message deflate, off by
 default here as in Node's socket.io), BENCH_GC=default (undo the app's GC tuning),
@@ -25,7 +32,9 @@ import asyncio
 import json
 import math
 import os
+import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -44,7 +53,9 @@ TICKS = os.sysconf("SC_CLK_TCK")
 # -- server side (runs in the subprocess) --------------------------------------------------
 
 
-async def serve(port: int, stats_path: str) -> None:
+async def serve(port: int, stats_path: str, profiler: Any = None) -> None:
+    import signal
+
     import uvicorn
 
     sys.path.insert(0, str(ROOT))
@@ -79,6 +90,30 @@ async def serve(port: int, stats_path: str) -> None:
         ws_per_message_deflate=os.environ.get("BENCH_DEFLATE") == "on",
     )
     server = uvicorn.Server(config)
+
+    trace = None
+    if os.environ.get("BENCH_TRACE") == "on":
+        from bench.fanout_trace import FanoutTrace
+
+        trace = FanoutTrace()
+        trace.install()
+
+    def window_start() -> None:
+        if profiler is not None:
+            profiler.enable()
+
+    def window_end() -> None:
+        """Stop the profile; write the trace beside the stats file."""
+        if profiler is not None:
+            profiler.disable()
+            profiler.dump_stats(stats_path + ".prof")
+        if trace is not None:
+            Path(stats_path + ".trace").write_text(json.dumps(trace.dump()))
+        Path(stats_path + ".done").write_text("")
+
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGUSR2, window_start)
+    loop.add_signal_handler(signal.SIGUSR1, window_end)
 
     pushes: list[tuple[int, float, bool]] = []
     """(sequence, sentAt ms, a watch was pending) of the last pushes: the exchange updates a
@@ -231,18 +266,25 @@ async def run_case(
     data_type: str = "ticker",
     view: dict[str, Any] | None = None,
     join: int = 0,
+    per_node: int = CLIENTS_PER_NODE,
+    trace: bool = False,
+    profile: Path | None = None,
 ) -> dict[str, Any]:
-    """One measurement: ``clients`` on one stream for ``seconds``, then ``join`` late joiners
-    (first node only) measuring subscribe-to-first-data on the running stream."""
+    """One measurement: ``clients`` on one stream for ``seconds`` (``per_node`` of them per
+    node process), then ``join`` late joiners (first node only) measuring
+    subscribe-to-first-data on the running stream."""
     port = free_port()
     with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as handle:
         stats_path = handle.name
+    server_env = {**os.environ, "BENCH_TRACE": "on" if trace else "off"}
+    command = [sys.executable, __file__, "--serve", str(port), stats_path]
+    if profile is not None:
+        command.append("--profile-server")
     server = subprocess.Popen(  # noqa: ASYNC220 - started once, before any measurement
-        [sys.executable, __file__, "--serve", str(port), stats_path],
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
+        command, cwd=ROOT, stdout=subprocess.DEVNULL, env=server_env
     )
     nodes: list[asyncio.subprocess.Process] = []
+    load = os.getloadavg()[0]
     try:
         await wait_port(port)
         env = {
@@ -253,10 +295,10 @@ async def run_case(
             "DATA_TYPE": data_type,
             "VIEW": json.dumps(view or {}),
         }
-        per_node = [CLIENTS_PER_NODE] * (clients // CLIENTS_PER_NODE)
-        if clients % CLIENTS_PER_NODE:
-            per_node.append(clients % CLIENTS_PER_NODE)
-        for index, n in enumerate(per_node):
+        layout = [per_node] * (clients // per_node)
+        if clients % per_node:
+            layout.append(clients % per_node)
+        for index, n in enumerate(layout):
             node = await asyncio.create_subprocess_exec(
                 "node",
                 str(ROOT / "bench" / "load.mjs"),
@@ -278,12 +320,14 @@ async def run_case(
             node.stdin.write(f"GO {start_ms} {end_ms}\n".encode())
             await node.stdin.drain()
         await asyncio.sleep(0.2)
+        server.send_signal(signal.SIGUSR2)  # window start: the profile, if any
         cpu_before, t_before = cpu_seconds(server.pid), time.monotonic()
         rss_peak = 0.0
         while time.monotonic() - t_before < seconds:
             rss_peak = max(rss_peak, rss_mib(server.pid))
             await asyncio.sleep(0.5)
         cpu = (cpu_seconds(server.pid) - cpu_before) / (time.monotonic() - t_before)
+        server.send_signal(signal.SIGUSR1)  # window end: profile and trace written
         live_stats = json.loads(Path(stats_path).read_text())
         lags: list[float] = []
         received = 0
@@ -297,8 +341,6 @@ async def run_case(
             out, _ = await asyncio.wait_for(node.communicate(), 60)
             result = json.loads(out.decode().strip().splitlines()[-1])
             lags.extend(result["lags"])
-            if "seqs" in result:
-                _dump_by_sequence(result)
             received += result["received"]
             total_bytes += result["bytes"]
             joins.extend(result["join"]["latencies"])
@@ -310,9 +352,11 @@ async def run_case(
         window = {seq for seq, _sent, _accepted in in_window}
         got = sum(1 for seq in per_client_sequences if seq in window)
         expected = clients * seconds * RATE_HZ
-        return {
+        row: dict[str, Any] = {
             "data_type": data_type,
             "view": view or {},
+            "nodes": len(layout),
+            "load": load,
             "exchange_delivered": got / (clients * len(window)) if window else math.nan,
             "exchange_updates": len(window),
             "missed": sum(1 for _seq, _sent, accepted in in_window if not accepted),
@@ -333,6 +377,17 @@ async def run_case(
             "loops_started": live_stats["loops_started"],
             "parked": stats["parked_updates"],
         }
+        if trace and data_type == "ticker":
+            from bench.fanout_trace import summary
+
+            raw = json.loads(await _written(Path(stats_path + ".trace")))
+            row["trace"] = summary(raw, window, lags)
+        if profile is not None:
+            await _written(Path(stats_path + ".done"))
+            target = profile / f"server-{clients}-{len(layout)}nodes-{data_type}.prof"
+            Path(stats_path + ".prof").replace(target)
+            row["profile"] = str(target)
+        return row
     finally:
         for node in nodes:
             if node.returncode is None:
@@ -343,52 +398,119 @@ async def run_case(
             server.wait(15)
         except subprocess.TimeoutExpired:
             server.kill()
-        Path(stats_path).unlink(missing_ok=True)
+        for suffix in ("", ".trace", ".done", ".prof"):
+            Path(stats_path + suffix).unlink(missing_ok=True)
 
 
-def _dump_by_sequence(result: dict[str, Any]) -> None:
-    by_seq: dict[int, list[float]] = {}
-    for seq, lag in zip(result["seqs"], result["lags"], strict=True):
-        by_seq.setdefault(seq, []).append(lag)
-    for seq in sorted(by_seq):
-        values = sorted(by_seq[seq])
-        print(
-            f"seq {seq}: n={len(values)} min={values[0]:.0f} med={values[len(values) // 2]:.0f} "
-            f"max={values[-1]:.0f}",
-            file=sys.stderr,
-        )
+async def _written(path: Path, timeout: float = 10) -> str:
+    """A file the server writes on SIGUSR1, once it is complete (``.done`` comes last)."""
+    done = Path(str(path).rsplit(".", 1)[0] + ".done")
+    deadline = time.monotonic() + timeout
+    while not done.exists():
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"server did not write {path.name}")
+        await asyncio.sleep(0.05)
+    return path.read_text()
+
+
+def median_row(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Each numeric figure's median over repeated runs of one case (others: the first's);
+    ``p99_range`` keeps the spread of p99 visible."""
+    out = dict(rows[0])
+    for key, value in rows[0].items():
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            out[key] = statistics.median(r[key] for r in rows)
+    out["p99_range"] = (min(r["p99"] for r in rows), max(r["p99"] for r in rows))
+    out["runs"] = len(rows)
+    if "trace" in rows[0]:
+        out["trace"] = {
+            stage: tuple(statistics.median(r["trace"][stage][i] for r in rows) for i in (0, 1))
+            if isinstance(rows[0]["trace"][stage], tuple | list)
+            else statistics.median(r["trace"][stage] for r in rows)
+            for stage in rows[0]["trace"]
+        }
+    return out
+
+
+def layouts(clients: int, per_node: list[int]) -> list[int]:
+    """The distinct client layouts to run: clients per node process, one per node count."""
+    seen: dict[int, int] = {}
+    for n in per_node:
+        seen.setdefault(math.ceil(clients / n), min(n, clients))
+    return list(seen.values())
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--clients", type=int, nargs="*", default=[100, 500, 1000])
+    parser.add_argument("--clients", type=int, nargs="*", default=[100, 500])
+    parser.add_argument(
+        "--per-node",
+        type=int,
+        nargs="*",
+        default=[CLIENTS_PER_NODE, 500],
+        help="clients per node process; each distinct layout is run (default 250 and 500)",
+    )
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--warmup", type=float, default=2.0)
+    parser.add_argument("--repeat", type=int, default=3, help="runs per case; medians shown")
     parser.add_argument("--join", type=int, default=20, help="late joiners per ticker case")
+    parser.add_argument("--trace", action="store_true", help="bench-only stage timestamps")
+    parser.add_argument("--profile", type=Path, help="directory for cProfile files")
     parser.add_argument(
         "--book-clients", type=int, default=50, help="clients per order book format case (0: skip)"
     )
     parser.add_argument("--serve", nargs=2, metavar=("PORT", "STATS"), help=argparse.SUPPRESS)
+    parser.add_argument("--profile-server", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    sys.path.insert(0, str(ROOT))  # bench.fanout_trace, app
     if args.serve:
         import uvloop
 
-        uvloop.run(serve(int(args.serve[0]), args.serve[1]))
+        profiler = None
+        if args.profile_server:
+            import cProfile
+
+            profiler = cProfile.Profile()
+        uvloop.run(serve(int(args.serve[0]), args.serve[1], profiler))
         return
     if not (CLIENT_MODULES / "node_modules" / "socket.io-client").is_dir():
         subprocess.run(
             ["npm", "ci", "--no-audit", "--no-fund"], cwd=CLIENT_MODULES, check=True, timeout=180
         )
+    if not 1 <= args.repeat <= 10:
+        raise SystemExit("repeat must be between 1 and 10")
+    if args.profile is not None:
+        args.profile.mkdir(parents=True, exist_ok=True)
     rows = []
     for clients in args.clients:
-        if not 1 <= clients <= 2000:
-            raise SystemExit("clients must be between 1 and 2000")
-        rows.append(asyncio.run(run_case(clients, args.seconds, args.warmup, join=args.join)))
-        print(f"done: {clients} clients", file=sys.stderr)
+        if not 1 <= clients <= 1000:
+            raise SystemExit("clients must be between 1 and 1000")
+        for per_node in layouts(clients, args.per_node):
+            runs = []
+            for _ in range(args.repeat):
+                case = run_case(
+                    clients,
+                    args.seconds,
+                    args.warmup,
+                    join=args.join,
+                    per_node=per_node,
+                    trace=args.trace,
+                    profile=args.profile,
+                )
+                runs.append(asyncio.run(case))
+                r = runs[-1]
+                print(
+                    f"run: {clients} clients, {r['nodes']} node(s): p50 {r['p50']:.1f} "
+                    f"p99 {r['p99']:.1f} CPU {r['cpu']:.0f} % load {r['load']:.2f}",
+                    file=sys.stderr,
+                )
+            rows.append(median_row(runs))
+    print(f"Ticker at {RATE_HZ} Hz, medians of {args.repeat} run(s) of {args.seconds:.0f} s:")
     header = (
         "clients",
+        "node procs",
         "lag p50 ms",
-        "lag p99 ms",
+        "lag p99 ms (range)",
         "lag max ms",
         "delivered (emits)",
         "delivered (exchange updates)",
@@ -398,22 +520,28 @@ def main() -> None:
         "peak RSS MiB",
         "upstream loops",
         "slow-path updates",
+        "load avg",
     )
     print("| " + " | ".join(header) + " |")
     print("|" + "---|" * len(header))
     for r in rows:
+        low, high = r["p99_range"]
         print(
-            f"| {r['clients']} | {r['p50']:.1f} | {r['p99']:.1f} | {r['max']:.1f} | "
+            f"| {r['clients']} | {r['nodes']} | {r['p50']:.1f} | {r['p99']:.1f} "
+            f"({low:.0f}-{high:.0f}) | {r['max']:.1f} | "
             f"{r['delivered']:.1%} | {r['exchange_delivered']:.2%} of "
-            f"{r['exchange_updates']} | {r['missed']} | "
-            f"{r['join_p50']:.1f} / {r['join_p99']:.1f} ({r['join_cached']}/{r['join_n']}) | "
-            f"{r['cpu']:.0f} % | {r['rss']:.0f} | "
-            f"{r['loops']} (started {r['loops_started']}) | {r['parked']} |"
+            f"{r['exchange_updates']:.0f} | {r['missed']:.0f} | "
+            f"{r['join_p50']:.1f} / {r['join_p99']:.1f} ({r['join_cached']:.0f}/"
+            f"{r['join_n']:.0f}) | {r['cpu']:.0f} % | {r['rss']:.0f} | "
+            f"{r['loops']:.0f} (started {r['loops_started']:.0f}) | {r['parked']:.0f} | "
+            f"{r['load']:.2f} |"
         )
+    if args.trace:
+        print_trace(rows)
     if args.book_clients <= 0:
         return
-    if not 1 <= args.book_clients <= 2000:
-        raise SystemExit("book clients must be between 1 and 2000")
+    if not 1 <= args.book_clients <= 500:
+        raise SystemExit("book clients must be between 1 and 500")
     books = []
     for name, view in BOOK_VIEWS:
         result = asyncio.run(
@@ -431,6 +559,36 @@ def main() -> None:
             f"| {name} | {r['events_per_client_s']:.1f} | {r['bytes_per_client_s']:,.0f} | "
             f"{full / r['bytes_per_client_s']:.1f}x smaller | {r['cpu']:.0f} % |"
         )
+
+
+def print_trace(rows: list[dict[str, Any]]) -> None:
+    """Where the time goes: each stage's p50/p99 in ms after the exchange's stamp."""
+    print()
+    print("Where the time goes (ms after the exchange stamped the update; p50 / p99):")
+    header = (
+        "clients",
+        "node procs",
+        "upstream loop gets it",
+        "encoded + queued to all",
+        "writer task wakes",
+        "websocket write done",
+        "client receives",
+        "first-to-last write",
+        "packets per wake",
+    )
+    print("| " + " | ".join(header) + " |")
+    print("|" + "---|" * len(header))
+    for r in rows:
+        t = r["trace"]
+        cells = [f"{t[s][0]:.1f} / {t[s][1]:.1f}" for s in STAGES]
+        print(
+            f"| {r['clients']} | {r['nodes']} | "
+            + " | ".join(cells)
+            + f" | {t['batch_mean']:.2f} |"
+        )
+
+
+STAGES = ("loop", "published", "woke", "written", "received", "write_span")
 
 
 BOOK_VIEWS: tuple[tuple[str, dict[str, Any]], ...] = (
