@@ -18,11 +18,16 @@ Client layout: ``--per-node`` is how many clients one node process opens (defaul
 connections in one node process"). ``--repeat`` runs each case that many times and reports
 the median of each figure. ``--trace`` adds bench-only timestamps along the server's path
 (``bench/fanout_trace.py``) and prints where the time goes; ``--profile DIR`` writes a
-cProfile of the server during the measured window.
+cProfile of the server during the measured window. ``--compare`` runs each ticker case
+also with the fan-out fixes of ADR 0130 undone (``BENCH_STOCK=all``): before and after in
+one run.
 
 Environment knobs for comparisons: BENCH_DEFLATE=on (uvicorn's per-message deflate, off by
 default here as in Node's socket.io), BENCH_GC=default (undo the app's GC tuning),
-BENCH_WS=auto|websockets-sansio|wsproto (uvicorn's websocket implementation).
+BENCH_WS=auto|websockets-sansio|wsproto (uvicorn's websocket implementation),
+BENCH_STOCK=poll,... (undo named fixes), BENCH_CLIENT_BYTES=1 (the clients stringify every
+ticker event to count its bytes, as this bench did before: that work delays the events
+queued behind it in the client process; on by default for the order book cases only).
 """
 
 from __future__ import annotations
@@ -91,6 +96,7 @@ async def serve(port: int, stats_path: str, profiler: Any = None) -> None:
     )
     server = uvicorn.Server(config)
 
+    undo_fixes(os.environ.get("BENCH_STOCK", ""))
     trace = None
     if os.environ.get("BENCH_TRACE") == "on":
         from bench.fanout_trace import FanoutTrace
@@ -183,6 +189,27 @@ async def serve(port: int, stats_path: str, profiler: Any = None) -> None:
             task.cancel()
 
 
+FIXES = ("poll",)
+"""Fan-out fixes of ADR 0130 that ``BENCH_STOCK`` / ``--compare`` can undo in the server:
+``poll``: engine.io's own queue wait (``asyncio.wait_for``) instead of ``BoundedSocket``'s."""
+
+
+def undo_fixes(names: str) -> None:
+    """Bench-only: put the library's stock code back for the named fixes (before/after)."""
+    wanted = {name for name in names.split(",") if name}
+    if "all" in wanted:
+        wanted = set(FIXES)
+    if "poll" in wanted:
+        from engineio import async_socket
+
+        from app.adapters.socketio.engine import BoundedSocket
+
+        async def stock_poll(self: Any) -> Any:
+            return await async_socket.AsyncSocket.poll(self)
+
+        BoundedSocket._collect = stock_poll  # type: ignore[method-assign]
+
+
 class MovingBook:
     """50 levels a side around a price that drifts; 1-6 levels change per side per step."""
 
@@ -269,6 +296,7 @@ async def run_case(
     per_node: int = CLIENTS_PER_NODE,
     trace: bool = False,
     profile: Path | None = None,
+    stock: str = "",
 ) -> dict[str, Any]:
     """One measurement: ``clients`` on one stream for ``seconds`` (``per_node`` of them per
     node process), then ``join`` late joiners (first node only) measuring
@@ -276,7 +304,7 @@ async def run_case(
     port = free_port()
     with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as handle:
         stats_path = handle.name
-    server_env = {**os.environ, "BENCH_TRACE": "on" if trace else "off"}
+    server_env = {**os.environ, "BENCH_TRACE": "on" if trace else "off", "BENCH_STOCK": stock}
     command = [sys.executable, __file__, "--serve", str(port), stats_path]
     if profile is not None:
         command.append("--profile-server")
@@ -294,6 +322,7 @@ async def run_case(
             "CLIENT_MODULES": str(CLIENT_MODULES),
             "DATA_TYPE": data_type,
             "VIEW": json.dumps(view or {}),
+            "BYTES": os.environ.get("BENCH_CLIENT_BYTES", "1" if data_type == "orderbook" else "0"),
         }
         layout = [per_node] * (clients // per_node)
         if clients % per_node:
@@ -356,6 +385,7 @@ async def run_case(
             "data_type": data_type,
             "view": view or {},
             "nodes": len(layout),
+            "variant": f"stock {stock}" if stock else "as built",
             "load": load,
             "exchange_delivered": got / (clients * len(window)) if window else math.nan,
             "exchange_updates": len(window),
@@ -418,8 +448,10 @@ def median_row(rows: list[dict[str, Any]]) -> dict[str, Any]:
     ``p99_range`` keeps the spread of p99 visible."""
     out = dict(rows[0])
     for key, value in rows[0].items():
-        if isinstance(value, int | float) and not isinstance(value, bool):
+        if isinstance(value, float):
             out[key] = statistics.median(r[key] for r in rows)
+        elif isinstance(value, int) and not isinstance(value, bool):
+            out[key] = round(statistics.median(r[key] for r in rows))
     out["p99_range"] = (min(r["p99"] for r in rows), max(r["p99"] for r in rows))
     out["runs"] = len(rows)
     if "trace" in rows[0]:
@@ -457,6 +489,11 @@ def main() -> None:
     parser.add_argument("--trace", action="store_true", help="bench-only stage timestamps")
     parser.add_argument("--profile", type=Path, help="directory for cProfile files")
     parser.add_argument(
+        "--compare",
+        action="store_true",
+        help="each ticker case also with the fan-out fixes undone (before/after, one run)",
+    )
+    parser.add_argument(
         "--book-clients", type=int, default=50, help="clients per order book format case (0: skip)"
     )
     parser.add_argument("--serve", nargs=2, metavar=("PORT", "STATS"), help=argparse.SUPPRESS)
@@ -486,29 +523,34 @@ def main() -> None:
         if not 1 <= clients <= 1000:
             raise SystemExit("clients must be between 1 and 1000")
         for per_node in layouts(clients, args.per_node):
-            runs = []
-            for _ in range(args.repeat):
-                case = run_case(
-                    clients,
-                    args.seconds,
-                    args.warmup,
-                    join=args.join,
-                    per_node=per_node,
-                    trace=args.trace,
-                    profile=args.profile,
-                )
-                runs.append(asyncio.run(case))
-                r = runs[-1]
-                print(
-                    f"run: {clients} clients, {r['nodes']} node(s): p50 {r['p50']:.1f} "
-                    f"p99 {r['p99']:.1f} CPU {r['cpu']:.0f} % load {r['load']:.2f}",
-                    file=sys.stderr,
-                )
-            rows.append(median_row(runs))
+            variants = ("all", "") if args.compare else ("",)
+            runs: dict[str, list[dict[str, Any]]] = {stock: [] for stock in variants}
+            for _ in range(args.repeat):  # variants interleaved: load drifts hit both alike
+                for stock in variants:
+                    case = run_case(
+                        clients,
+                        args.seconds,
+                        args.warmup,
+                        join=args.join,
+                        per_node=per_node,
+                        trace=args.trace,
+                        profile=args.profile,
+                        stock=stock,
+                    )
+                    r = asyncio.run(case)
+                    runs[stock].append(r)
+                    print(
+                        f"run: {clients} clients, {r['nodes']} node(s), {r['variant']}: "
+                        f"p50 {r['p50']:.1f} p99 {r['p99']:.1f} CPU {r['cpu']:.0f} % "
+                        f"load {r['load']:.2f}",
+                        file=sys.stderr,
+                    )
+            rows.extend(median_row(variant_runs) for variant_runs in runs.values())
     print(f"Ticker at {RATE_HZ} Hz, medians of {args.repeat} run(s) of {args.seconds:.0f} s:")
     header = (
         "clients",
         "node procs",
+        "server",
         "lag p50 ms",
         "lag p99 ms (range)",
         "lag max ms",
@@ -527,7 +569,7 @@ def main() -> None:
     for r in rows:
         low, high = r["p99_range"]
         print(
-            f"| {r['clients']} | {r['nodes']} | {r['p50']:.1f} | {r['p99']:.1f} "
+            f"| {r['clients']} | {r['nodes']} | {r['variant']} | {r['p50']:.1f} | {r['p99']:.1f} "
             f"({low:.0f}-{high:.0f}) | {r['max']:.1f} | "
             f"{r['delivered']:.1%} | {r['exchange_delivered']:.2%} of "
             f"{r['exchange_updates']:.0f} | {r['missed']:.0f} | "
@@ -568,6 +610,7 @@ def print_trace(rows: list[dict[str, Any]]) -> None:
     header = (
         "clients",
         "node procs",
+        "server",
         "upstream loop gets it",
         "encoded + queued to all",
         "writer task wakes",
@@ -582,7 +625,7 @@ def print_trace(rows: list[dict[str, Any]]) -> None:
         t = r["trace"]
         cells = [f"{t[s][0]:.1f} / {t[s][1]:.1f}" for s in STAGES]
         print(
-            f"| {r['clients']} | {r['nodes']} | "
+            f"| {r['clients']} | {r['nodes']} | {r['variant']} | "
             + " | ".join(cells)
             + f" | {t['batch_mean']:.2f} |"
         )

@@ -41,7 +41,6 @@ class FanoutTrace:
         """Packets per writer wake-up (engine.io sends what it finds queued in one go)."""
 
     def install(self) -> None:
-        from engineio import async_socket
         from engineio.async_drivers import asgi
 
         from app.adapters.socketio import engine
@@ -62,8 +61,8 @@ class FanoutTrace:
 
         StreamEvents.on_data = traced_on_data  # type: ignore[method-assign]
 
-        # The writer task calls self.poll(); BoundedSocket.poll wraps AsyncSocket.poll.
-        poll = async_socket.AsyncSocket.poll
+        # The writer task (or a long-polling GET) calls BoundedSocket.poll.
+        poll = engine.BoundedSocket.poll
 
         async def traced_poll(self: Any) -> Any:
             packets = await poll(self)
@@ -78,8 +77,7 @@ class FanoutTrace:
                         trace.woke.setdefault(int(match.group(1)), []).append(now)
             return packets
 
-        async_socket.AsyncSocket.poll = traced_poll  # type: ignore[method-assign]
-        del engine  # imported so BoundedSocket exists before the patch; it calls super()
+        engine.BoundedSocket.poll = traced_poll  # type: ignore[method-assign]
 
         send = asgi.WebSocket.send
 

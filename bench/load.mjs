@@ -2,7 +2,8 @@
 // Env: SERVER_URL, API_TOKEN, CLIENTS, CLIENT_MODULES (dir with node_modules/socket.io-client),
 // DATA_TYPE (ticker | orderbook, default ticker), VIEW (JSON merged into subscribe, e.g.
 // {"format":"delta","depth":20}), JOIN (late joiners opened after the window: their
-// subscribe-to-first-data latency is reported).
+// subscribe-to-first-data latency is reported), BYTES (1: count each event's JSON size, for the
+// bytes/s figures; off by default because stringifying every event delays the next ones).
 // Prints READY once all are subscribed; reads "GO <startMs> <endMs>" on stdin; prints JSON:
 // {received, bytes, lags, sequences, join}.
 import { createRequire } from 'module';
@@ -17,6 +18,7 @@ const count = Number(process.env.CLIENTS);
 const dataType = process.env.DATA_TYPE ?? 'ticker';
 const view = JSON.parse(process.env.VIEW ?? '{}');
 const joiners = Number(process.env.JOIN ?? 0);
+const countBytes = process.env.BYTES === '1';
 const request = {
   exchangeId: 'bench', symbol: 'BTC/USDT', dataType,
   config: { exchangeId: 'bench', ccxtType: 'pro' }, ...view,
@@ -47,7 +49,7 @@ for (let i = 0; i < count; i++) {
     if (window && t >= window[0] && t <= window[1]) {
       if (typeof msg.data.sentAt === 'number') lags.push(t - msg.data.sentAt);
       received += 1;
-      bytes += JSON.stringify(msg).length;  // the event's JSON, as socket.io sends it
+      if (countBytes) bytes += JSON.stringify(msg).length;  // the event's JSON, as sent
     }
   });
 }

@@ -160,9 +160,44 @@ class BoundedSocket(eio_async_socket.AsyncSocket):  # type: ignore[misc]
             listener(self.sid)
         self.poll_waiting = True
         try:
-            return await super().poll()
+            return await self._collect()
         finally:
             self.poll_waiting = False
+
+    async def _collect(self) -> list[eio_packet.Packet]:
+        """engine.io's ``AsyncSocket.poll``, same results, fewer loop hops (ADR 0130).
+
+        engine.io waits with ``asyncio.wait_for(queue.get(), ...)``, which on Python 3.11
+        starts a task and a timer per call: each packet a websocket writer sends costs three
+        event-loop hops (queue getter, that task, the waiter) before its bytes are written,
+        and at 500 clients x 10 Hz those hops are most of the fan-out's spread. Here a queued
+        packet is taken at once, and an empty queue is awaited inside the writer's own task
+        (one hop) under the same time limit. Returns ``[]`` once the queue says the socket
+        is closing (``None``), as engine.io does; raises ``QueueEmpty`` on the time limit or
+        a cancellation.
+        """
+        queue = self.queue
+        if queue.empty():
+            limit = self.server.ping_interval + self.server.ping_timeout
+            try:
+                async with asyncio.timeout(limit):
+                    first = await queue.get()
+            except (TimeoutError, asyncio.CancelledError):
+                raise eio_exceptions.QueueEmpty() from None
+        else:
+            first = queue.get_nowait()
+        queue.task_done()
+        if first is None:
+            return []
+        packets = [first]
+        while not queue.empty():
+            pkt = queue.get_nowait()
+            queue.task_done()
+            if pkt is None:
+                queue.put_nowait(None)  # the writer's next poll ends it, as in engine.io
+                break
+            packets.append(pkt)
+        return packets
 
     async def send(self, pkt: eio_packet.Packet) -> None:
         if self.queue.qsize() >= self.server.limits.max_queued_packets and not self.closing:
