@@ -15,6 +15,7 @@ from app.adapters.cache.keys import CacheKeyer
 from app.adapters.cache.memory import InMemoryInstanceCache
 from app.adapters.ccxt.budget_hook import BudgetedGatewayFactory
 from app.adapters.clock import SystemClock
+from app.adapters.cluster import stream_ownership
 from app.adapters.dns import SystemResolver
 from app.adapters.http import HttpxOutboundHttp
 from app.adapters.metrics import PrometheusMetrics
@@ -99,6 +100,8 @@ class Container(containers.DeclarativeContainer):
         metrics=metrics,
     )
 
+    # Issue 12: which node runs each stream's upstream loop (in-process: this one, always).
+    stream_ownership = providers.Singleton(stream_ownership, redis, settings.provided.cluster)
     stream_publisher = providers.Singleton(SocketIOPublisher)
     subscription_registry = providers.Singleton(SubscriptionRegistry)
     stream_hub = providers.Singleton(
@@ -108,6 +111,7 @@ class Container(containers.DeclarativeContainer):
         settings=settings.provided.streams,
         on_subscribers_ended=subscription_registry.provided.forget_ended,
         metrics=metrics,
+        ownership=stream_ownership,
     )
     stream_service = providers.Singleton(
         StreamService,

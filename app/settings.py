@@ -175,8 +175,19 @@ class ClusterSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """``redis://host:port/db`` (``rediss://`` for TLS). Set: this process joins the cluster
     named by that Redis database. None: a single process, nothing shared. The URL may carry
     a password: it is never logged or shown (pages, errors, metrics)."""
+    key_secret: str | None = None
+    """The secret the instance keys hash credentials with, the same on every node (ADR 0142).
+    None: generated once in Redis (``pm:key-secret``) and read by every node. Never logged."""
+    lease_ttl_seconds: Annotated[float, msgspec.Meta(ge=0.3, le=60)] = 3.0
+    """A stream owner's lease; renewed every third of it. An owner that dies without a word
+    is replaced within about this plus one third (ADR 0140)."""
+
+    def __repr__(self) -> str:  # never show the URL (password) or the key secret
+        return f"ClusterSettings(redis_url={'set' if self.redis_url else None})"
 
     def __post_init__(self) -> None:
+        if self.key_secret is not None:
+            self.key_secret = self.key_secret.strip() or None
         if self.redis_url is not None:
             self.redis_url = self.redis_url.strip() or None
         if self.redis_url is not None and not self.redis_url.startswith(REDIS_SCHEMES):
@@ -281,6 +292,9 @@ def load_settings(
     redis_url = env.get("REDIS_URL", "").strip()
     if redis_url:
         data["cluster"] = {**(data.get("cluster") or {}), "redis_url": redis_url}
+    key_secret = env.get("CLUSTER_KEY_SECRET", "").strip()
+    if key_secret:
+        data["cluster"] = {**(data.get("cluster") or {}), "key_secret": key_secret}
     data.update({key: value for key, value in (overrides or {}).items() if value is not None})
     try:
         settings = msgspec.convert(data, Settings, strict=False)

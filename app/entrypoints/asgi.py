@@ -10,6 +10,7 @@ import socketio
 import structlog
 from litestar import Litestar
 
+from app.adapters.cluster.key_secret import cluster_key_secret
 from app.container import Container, build_container
 from app.entrypoints.gc_tuning import serving_gc
 from app.entrypoints.http.app import create_http_app
@@ -77,6 +78,9 @@ def create_app(settings: Settings, container: Container | None = None) -> Applic
 
     @asynccontextmanager
     async def resources(_app: Litestar) -> AsyncIterator[None]:
+        redis_client = container.redis()
+        if redis_client is not None:  # one instance-key secret for the cluster (ADR 0142)
+            container.cache_keyer().adopt(await cluster_key_secret(redis_client, settings.cluster))
         register_readiness(container)
         register_gauges(container, connections)
         cache = container.instance_cache()
@@ -98,11 +102,11 @@ def create_app(settings: Settings, container: Container | None = None) -> Applic
             lifecycle.state = "stopping"
             log.info("server_stopping")
             await container.stream_hub().aclose()  # stops every upstream loop, releases holds
+            await container.stream_ownership().aclose()
             await container.stream_publisher().aclose()
             await cache.aclose()
             await registry.aclose()
             await outbound_http.aclose()
-            redis_client = container.redis()
             if redis_client is not None:  # cluster mode: close the pool last (ADR 0135)
                 await redis_client.aclose()
             log.info("server_stopped")

@@ -107,6 +107,10 @@ class BinanceWsEmulator:
         """Streams some open socket is subscribed to."""
         return {stream for conn in self._conns.values() for stream in conn.streams}
 
+    def open_subscriptions(self, stream: str) -> int:
+        """How many open sockets are subscribed to ``stream`` right now."""
+        return sum(1 for conn in self._conns.values() if stream in conn.streams)
+
     def subscribe_count(self, stream: str) -> int:
         """How many SUBSCRIBE requests named ``stream`` (over every socket, ever)."""
         return sum(e.streams.count(stream) for e in self.log if e.kind == "subscribe")

@@ -214,6 +214,8 @@ async def test_stream_stats_endpoint(
         "subscriptions": 0,
         "connections": 0,
         "loopsStarted": 0,
+        "node": None,
+        "live": [],
     }
     request = asyncio.create_task(
         watch_client.post(
@@ -223,6 +225,10 @@ async def test_stream_stats_endpoint(
     gw = await fake_backend.watching_gateway("ticker", "BTC/USDT")
     busy = (await watch_client.get("/api/streams", headers=AUTH)).json()["data"]
     assert busy["streams"] == 1 and busy["loops"] == 1 and busy["loopsStarted"] == 1
+    # One entry per live stream: the key names no credential; a single process owns it.
+    [live] = busy["live"]
+    assert live["key"] == "fake:spot:pro:live:public|ticker|BTC/USDT|"
+    assert live["owner"] is True and live["subscribers"] == 0 and live["waiters"] == 1
     gw.push("ticker", "BTC/USDT", {"last": 1})
     assert (await request).status_code == 200
     assert (await watch_client.get("/api/streams")).status_code == 401

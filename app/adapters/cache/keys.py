@@ -14,11 +14,18 @@ class CacheKeyer:
 
     Two API keys sharing a prefix, or one key with a rotated secret, give different keys;
     nobody who reads a key (logs, metrics) can test a guessed credential against it without
-    the process secret. Several processes sharing one cache would share this secret.
+    the process secret. The nodes of a cluster share one secret (``adopt``).
     """
 
     def __init__(self, secret: bytes | None = None) -> None:
         self._secret = secret or os.urandom(32)
+
+    def adopt(self, secret: bytes) -> None:
+        """Use the cluster's shared secret (issue 12, ADR 0142): every node then keys equal
+        credentials alike. Called once at start, before any key is made."""
+        if not secret:
+            raise ValueError("empty key secret")
+        self._secret = secret
 
     def key_for(self, config: ExchangeConfig) -> str:
         mode = "sandbox" if config.sandbox else "live"

@@ -10,6 +10,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from app.domain.cluster.model import stream_id
+from app.domain.cluster.runner import ClusteredStream
 from app.domain.errors import (
     DomainError,
     ServerShuttingDown,
@@ -29,10 +31,11 @@ from app.domain.streams.model import (
     SubscriptionRejected,
 )
 from app.domain.streams.stream import Stream
-from app.domain.streams.upstream import run_upstream, validate
+from app.domain.streams.upstream import UpstreamEvents, run_upstream, validate
 from app.domain.streams.watchdog import watchdog_seconds
 from app.ports.instance_cache import InstanceCache
 from app.ports.metrics import Metrics
+from app.ports.stream_ownership import StreamOwnership
 from app.ports.stream_publisher import StreamPublisher
 
 CLOSE_TIMEOUT_SECONDS = 10.0
@@ -76,6 +79,10 @@ class StreamSnapshot:
     """Seconds since the last update; None before the first."""
     latest_lag_seconds: float | None = None
     """Exchange timestamp to server of the last update (s); None when it has none."""
+    key: str = ""
+    """The stream's cluster-wide id (``app.domain.cluster.model.stream_id``): no credential."""
+    owner: bool = True
+    """This node runs the stream's upstream loop (always, in a single process)."""
 
 
 def _ignore_ended(_stream: Stream, _subscribers: list[Subscriber]) -> None:
@@ -91,6 +98,9 @@ class StreamHub:
         settings: retry, watchdog and REST watch timeout (``StreamPolicy``).
         on_subscribers_ended: told which subscribers a permanently ended stream had (the
             subscription registry forgets them).
+        ownership: in a cluster (``shared``), which node runs each stream's loop; the others
+            follow its reports (``app.domain.cluster.runner``, ADR 0140). None or not shared:
+            every loop runs here, as a single process.
     """
 
     def __init__(
@@ -105,8 +115,11 @@ class StreamHub:
         monotonic: Callable[[], float] = time.monotonic,
         rand: Callable[[], float] = random.random,
         metrics: Metrics | None = None,
+        ownership: StreamOwnership | None = None,
     ) -> None:
         self._cache = cache
+        self._ownership = ownership if ownership is not None and ownership.shared else None
+        self._clustered: dict[Stream, ClusteredStream] = {}
         self._metrics = metrics
         self._publisher = publisher
         self._settings = settings
@@ -281,6 +294,10 @@ class StreamHub:
     def release(self, stream: Stream) -> None:
         """Stop the stream's loop if nobody uses it any more."""
         if stream.unused and not stream.closed:
+            runner = self._clustered.get(stream)
+            if runner is not None and runner.serves_others:
+                runner.wake()  # other nodes may still listen: the owner's round decides
+                return
             self._stop(stream)
 
     def forget_connection(self, connection_id: str) -> None:
@@ -339,9 +356,20 @@ class StreamHub:
                 if stream.latest_at is None
                 else max(0.0, now - stream.latest_at),
                 latest_lag_seconds=stream.latest_lag,
+                key=stream_id(key),
+                owner=self._owns(stream),
             )
             for key, stream in self._streams.items()
         ]
+
+    @property
+    def node(self) -> str | None:
+        """This node's name in the cluster; None in a single process."""
+        return None if self._ownership is None else self._ownership.node_id
+
+    def _owns(self, stream: Stream) -> bool:
+        runner = self._clustered.get(stream)
+        return runner is None or runner.runs_upstream
 
     def stats(self) -> dict[str, int]:
         return {
@@ -384,6 +412,14 @@ class StreamHub:
         events = StreamEvents(
             stream, self._publisher, self._clock_ms, self._monotonic, self._closed, self._metrics
         )
+        if self._ownership is not None:
+            self._clustered[stream] = ClusteredStream(
+                stream,
+                events,
+                self._ownership,
+                functools.partial(self._upstream, stream, backoff=backoff),
+                functools.partial(self._retire, stream),
+            )
         stream.task = loop.create_task(
             self._run(stream, events, backoff), name=f"upstream:{key.data_type}:{key.symbol}"
         )
@@ -394,15 +430,11 @@ class StreamHub:
 
     async def _run(self, stream: Stream, events: StreamEvents, backoff: Backoff) -> None:
         try:
-            await run_upstream(
-                stream.request,
-                self._cache,
-                events,
-                backoff=backoff,
-                watchdog=watchdog_seconds(self._settings.watchdog_seconds, stream.key.data_type),
-                sleep=self._sleep,
-                previous=self._stopping.get(stream.key),
-            )
+            runner = self._clustered.get(stream)
+            if runner is not None:
+                await runner.run()
+            else:
+                await self._upstream(stream, events, backoff=backoff)
         except asyncio.CancelledError:
             if not stream.ready.done():
                 stream.ready.cancel()
@@ -416,6 +448,18 @@ class StreamHub:
             events.end(getattr(exc, "details", "Stream failed"), exc, quiet=True)
         finally:
             self._forget(stream)
+            self._clustered.pop(stream, None)
+
+    async def _upstream(self, stream: Stream, events: UpstreamEvents, *, backoff: Backoff) -> None:
+        await run_upstream(
+            stream.request,
+            self._cache,
+            events,
+            backoff=backoff,
+            watchdog=watchdog_seconds(self._settings.watchdog_seconds, stream.key.data_type),
+            sleep=self._sleep,
+            previous=self._stopping.get(stream.key),
+        )
 
     def _closed(self, stream: Stream, subscribers: list[Subscriber]) -> None:
         self._forget(stream)
@@ -435,6 +479,17 @@ class StreamHub:
         log_stream("stream_stopped", stream)
         self._stopping[stream.key] = task
         task.add_done_callback(functools.partial(self._forget_stopping, stream.key))
+
+    def _retire(self, stream: Stream) -> None:
+        """A clustered stream ends itself (released, or a follower nobody here uses): closed
+        and forgotten at once; its own task finishes the clean-up (no cancel)."""
+        stream.closed = True
+        self._forget(stream)
+        log_stream("stream_stopped", stream)
+        task = stream.task
+        if task is not None and not task.done():
+            self._stopping[stream.key] = task
+            task.add_done_callback(functools.partial(self._forget_stopping, stream.key))
 
     def _forget_stopping(self, key: StreamKey, task: asyncio.Task[None]) -> None:
         if self._stopping.get(key) is task:

@@ -12,7 +12,7 @@ from typing import Any, Protocol
 
 import structlog
 
-from app.domain.streams.hub import LatestUpdate, StreamHub
+from app.domain.streams.hub import LatestUpdate, StreamHub, StreamSnapshot
 from app.domain.streams.model import Echo, StreamRequest, Subscriber, SubscriptionRejected
 from app.domain.streams.subscriptions import Active, Reserved, SubscriptionRegistry
 
@@ -183,6 +183,15 @@ class StreamService:
     def stats(self) -> dict[str, int]:
         """Counts for ``GET /api/streams``: streams, loops, subscriptions, connections."""
         return {**self._hub.stats(), **self._registry.stats()}
+
+    def live(self) -> list[StreamSnapshot]:
+        """Every live stream on this node: key (no credential), counts, owner or not."""
+        return self._hub.snapshot()
+
+    @property
+    def node(self) -> str | None:
+        """This node's name in the cluster; None in a single process."""
+        return self._hub.node
 
     @property
     def loops_started(self) -> int:

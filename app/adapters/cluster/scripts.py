@@ -1,0 +1,94 @@
+"""The Lua scripts of stream ownership: each round, publish and leave is one atomic step.
+
+Times come from Redis's own clock (``TIME``), so node clocks never matter. Keys per stream
+(``<id>`` = ``app.domain.cluster.model.stream_id``):
+
+- ``pm:lease:<id>``  ``<node>:<fence>`` with a TTL, renewed by the owner;
+- ``pm:fence:<id>``  the last fence handed out (INCR; started from Redis's clock in ms when
+  missing, so fences keep growing across a Redis restart without persistence);
+- ``pm:subs:<id>``   hash node -> ``<expires_ms>:<count>`` (per-node subscriber heartbeats).
+"""
+
+from __future__ import annotations
+
+TICK = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local node, holder, count = ARGV[1], ARGV[2], tonumber(ARGV[3])
+local lease_ms, presence_ms, release = ARGV[4], tonumber(ARGV[5]), ARGV[6] == '1'
+if count > 0 then
+  redis.call('HSET', KEYS[3], node, string.format('%d:%d', now + presence_ms, count))
+else
+  redis.call('HDEL', KEYS[3], node)
+end
+local elsewhere = 0
+local entries = redis.call('HGETALL', KEYS[3])
+for i = 1, #entries, 2 do
+  local expires, n = string.match(entries[i + 1], '^(%d+):(%d+)$')
+  if expires == nil or tonumber(expires) < now then
+    redis.call('HDEL', KEYS[3], entries[i])
+  elseif entries[i] ~= node then
+    elsewhere = elsewhere + tonumber(n)
+  end
+end
+if #entries > 0 then redis.call('PEXPIRE', KEYS[3], presence_ms * 20) end
+local current = redis.call('GET', KEYS[1])
+if current and current == holder then
+  if release and elsewhere == 0 then
+    redis.call('DEL', KEYS[1])
+    return {'released', '', elsewhere}
+  end
+  redis.call('PEXPIRE', KEYS[1], lease_ms)
+  return {'owner', current, elsewhere}
+end
+if current then
+  return {'follower', current, elsewhere}
+end
+if release and elsewhere == 0 then
+  return {'released', '', elsewhere}
+end
+if redis.call('EXISTS', KEYS[2]) == 0 then
+  redis.call('SET', KEYS[2], t[1] .. string.sub(string.format('%06d', tonumber(t[2])), 1, 3))
+end
+local fence = redis.call('INCR', KEYS[2])
+redis.call('PEXPIRE', KEYS[2], 86400000)
+current = node .. ':' .. string.format('%d', fence)
+redis.call('SET', KEYS[1], current, 'PX', lease_ms)
+return {'owner', current, elsewhere}
+"""
+"""KEYS: lease, fence, subs. ARGV: node, holder ("" for none), local count, lease TTL ms,
+heartbeat TTL ms, "1" to release. Returns {role, lease value, subscribers elsewhere}."""
+
+PUBLISH = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('PUBLISH', ARGV[2], ARGV[3])
+end
+return -1
+"""
+"""KEYS: lease. ARGV: holder, channel, payload. -1: the holder no longer holds the lease."""
+
+LEAVE = """
+redis.call('HDEL', KEYS[2], ARGV[1])
+if ARGV[2] ~= '' and redis.call('GET', KEYS[1]) == ARGV[2] then
+  redis.call('DEL', KEYS[1])
+  return 1
+end
+return 0
+"""
+"""KEYS: lease, subs. ARGV: node, holder ("" for none). 1: the lease was given up."""
+
+
+def lease_key(stream_id: str) -> str:
+    return f"pm:lease:{stream_id}"
+
+
+def fence_key(stream_id: str) -> str:
+    return f"pm:fence:{stream_id}"
+
+
+def subs_key(stream_id: str) -> str:
+    return f"pm:subs:{stream_id}"
+
+
+def channel(stream_id: str) -> str:
+    return f"pm:stream:{stream_id}"
