@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -10,7 +11,7 @@ import socketio
 import structlog
 from litestar import Litestar
 
-from app.adapters.cluster.key_secret import cluster_key_secret
+from app.adapters.cluster.key_secret import cluster_key_secret, keep_key_secret
 from app.container import Container, build_container
 from app.entrypoints.gc_tuning import serving_gc
 from app.entrypoints.http.app import create_http_app
@@ -79,8 +80,12 @@ def create_app(settings: Settings, container: Container | None = None) -> Applic
     @asynccontextmanager
     async def resources(_app: Litestar) -> AsyncIterator[None]:
         redis_client = container.redis()
+        keeper: asyncio.Task[None] | None = None
         if redis_client is not None:  # one instance-key secret for the cluster (ADR 0142)
-            container.cache_keyer().adopt(await cluster_key_secret(redis_client, settings.cluster))
+            secret = await cluster_key_secret(redis_client, settings.cluster)
+            container.cache_keyer().adopt(secret)
+            if not settings.cluster.key_secret:  # generated in Redis: keep it there
+                keeper = asyncio.create_task(keep_key_secret(redis_client, secret))
         register_readiness(container)
         register_gauges(container, connections)
         cache = container.instance_cache()
@@ -103,6 +108,8 @@ def create_app(settings: Settings, container: Container | None = None) -> Applic
             log.info("server_stopping")
             await container.stream_hub().aclose()  # stops every upstream loop, releases holds
             await container.stream_ownership().aclose()
+            if keeper is not None:
+                keeper.cancel()
             await container.stream_publisher().aclose()
             await cache.aclose()
             await registry.aclose()

@@ -7,6 +7,7 @@ exchange sees is its backend's watchers; what its clients see is its publisher's
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -224,3 +225,47 @@ async def test_redis_away_every_node_serves_alone_then_one_owner_again(
     finally:
         await a.close()
         await b.close()
+
+
+async def test_a_paused_owner_is_replaced_cannot_publish_and_steps_down(
+    nodes: Callable[[str], Node],
+) -> None:
+    """An owner whose rounds stall (GC pause, SIGSTOP) past the TTL: a follower takes over;
+    the stalled owner's loop still produces, but Redis refuses its publishes; once its
+    rounds resume it finds the lease gone and stops its loop."""
+    a, b = nodes("a"), nodes("b")
+    await a.streams.subscribe("ca", ticker())
+    await eventually(lambda: a.watching() == 1)
+    await b.streams.subscribe("cb", ticker())
+    paused = asyncio.Event()
+    real_tick = a.ownership.tick
+
+    async def stalled_tick(*args: Any) -> Any:
+        await paused.wait()
+        return await real_tick(*args)
+
+    a.ownership.tick = stalled_tick  # type: ignore[method-assign]
+    await eventually(lambda: b.watching() == 1, timeout=5)  # b owns after the TTL
+    assert a.watching() == 1  # the stalled ex-owner's loop still runs...
+
+    def b_delivers() -> bool:  # positive control: b's own updates reach b's subscriber
+        b.push({"symbol": "BTC/USDT", "last": 2.0})
+        return b.seen(2.0)
+
+    await eventually(b_delivers, interval=0.05)
+    refused_before = a.ownership.refused
+    a.push({"symbol": "BTC/USDT", "last": 666.0})
+    await eventually(lambda: a.seen(666.0))  # ...and feeds its own subscriber...
+    await eventually(lambda: a.ownership.refused > refused_before)  # ...but Redis refused it
+    b.push({"symbol": "BTC/USDT", "last": 3.0})
+    await eventually(lambda: b.seen(3.0))
+    assert not b.seen(666.0)  # b's clients never see the ex-owner's update
+    paused.set()
+    await eventually(lambda: a.watching() == 0, timeout=5)  # it stepped down
+    assert not a.owner() and b.owner()
+
+    def a_follows() -> bool:
+        b.push({"symbol": "BTC/USDT", "last": 4.0})
+        return a.seen(4.0)
+
+    await eventually(a_follows, interval=0.05)

@@ -61,3 +61,27 @@ async def cluster_key_secret(
                 ) from None
             log.warning("cluster_key_secret_waiting", error_type=type(exc).__name__)
         await asyncio.sleep(RETRY_SECONDS)
+
+
+KEEP_SECONDS = 5.0
+"""How often a running node puts the secret back if Redis lost it (a restart without
+persistence), so that a node starting later reads the cluster's secret, not a new one."""
+
+
+async def keep_key_secret(redis: Redis, secret: bytes, *, every: float = KEEP_SECONDS) -> None:
+    """Run until cancelled: ``SET pm:key-secret <secret> NX`` every ``every`` seconds; a value
+    that differs from this node's is logged once (never the value): the nodes then key
+    credentials differently and should be restarted with one ``key_secret``."""
+    from redis.exceptions import RedisError
+
+    warned = False
+    while True:
+        await asyncio.sleep(every)
+        try:
+            await redis.set(SECRET_KEY, secret, nx=True)
+            stored = await redis.get(SECRET_KEY)
+        except (RedisError, OSError):
+            continue  # Redis away: the streams say so; try again later
+        if stored is not None and stored != secret and not warned:
+            warned = True
+            log.error("cluster_key_secret_differs")

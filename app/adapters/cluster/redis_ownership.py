@@ -75,6 +75,8 @@ class RedisStreamOwnership:
         self._sender: asyncio.Task[None] | None = None
         self.dropped = 0
         """Reports dropped (queue full or Redis unreachable while sending)."""
+        self.refused = 0
+        """Reports Redis refused to publish: their holder no longer held the lease."""
 
     @property
     def node_id(self) -> str:
@@ -154,6 +156,7 @@ class RedisStreamOwnership:
                     continue
                 for (_sid, _holder, _payload, refused), result in zip(batch, results, strict=True):
                     if result == -1 or isinstance(result, BaseException):
+                        self.refused += 1
                         refused()
 
     async def follow(

@@ -201,6 +201,9 @@ class ClusteredStream:
             log.warning("stream_alone", stream=self.id, was=previous)
         self.role = "alone"
         await self._unfollow()
+        if self._local_count() == 0:
+            self._stop()  # nobody here to serve, and nobody elsewhere can be reached
+            return
         if self._upstream is None:
             if previous == "follower":
                 self._events.on_error(GENERIC_ERROR, StreamInterrupted(GENERIC_ERROR))
