@@ -77,6 +77,15 @@ class StreamOwnership(Protocol):
         """
         ...
 
+    async def latest(self, stream_id: str) -> ClusterMessage | None:
+        """The owner's last ``data`` report (kept with each publish), or None: what a node
+        that starts following shows a joining subscriber at once (``cached``).
+
+        Raises:
+            ClusterUnavailable: the shared store cannot be reached.
+        """
+        ...
+
     async def follow(
         self,
         stream_id: str,

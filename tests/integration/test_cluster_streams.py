@@ -269,3 +269,41 @@ async def test_a_paused_owner_is_replaced_cannot_publish_and_steps_down(
         return a.seen(4.0)
 
     await eventually(a_follows, interval=0.05)
+
+
+async def test_a_permanent_error_at_the_owner_ends_the_stream_on_every_node(
+    nodes: Callable[[str], Node],
+) -> None:
+    from app.domain.errors import BadSymbol
+
+    a, b = nodes("a"), nodes("b")
+    await a.streams.subscribe("ca", ticker())
+    await eventually(lambda: a.watching() == 1)
+    await b.streams.subscribe("cb", ticker())
+    a.push({"symbol": "BTC/USDT", "last": 1.0})
+    await eventually(lambda: b.seen(1.0))  # b follows
+    [gateway] = [g for g in a.backend.created if g.pending_watchers("ticker", "BTC/USDT")]
+    gateway.fail_next("watch_ticker", BadSymbol("binance does not have market symbol BTC/USDT"))
+    a.push({"symbol": "BTC/USDT", "last": 2.0})  # re-arms the watch: the next one fails
+    text = "binance does not have market symbol BTC/USDT"
+    await eventually(lambda: [m for m, _ in b.publisher.errors] == [text])
+    await eventually(lambda: a.hub.snapshot() == [] and b.hub.snapshot() == [])
+    assert [m for m, _ in a.publisher.errors] == [text]
+    assert a.streams.subscription_count("ca") == 0 and b.streams.subscription_count("cb") == 0
+    assert b.watching() == 0  # nobody took the ended stream over
+
+
+async def test_a_node_that_starts_following_greets_its_first_subscriber_with_the_latest(
+    nodes: Callable[[str], Node],
+) -> None:
+    a, b = nodes("a"), nodes("b")
+    await a.streams.subscribe("ca", ticker())
+    await eventually(lambda: a.watching() == 1)
+    a.push({"symbol": "BTC/USDT", "last": 1.0})
+    await eventually(lambda: a.seen(1.0))
+    delivered_at = a.publisher.updates[-1][0].timestamp
+    subscription = await b.streams.subscribe("cb", ticker())  # b's first subscriber: b follows
+    await b.streams.greet("cb", subscription.subscription_id)
+    [(update, to)] = b.publisher.updates
+    assert update.cached and update.data["last"] == 1.0 and update.timestamp == delivered_at
+    assert [s.subscription_id for s in to] == [subscription.subscription_id]

@@ -62,6 +62,9 @@ class InProcessStreamOwnership:
         if self._holders.get(stream_id) != holder:
             refused()
 
+    async def latest(self, stream_id: str) -> ClusterMessage | None:
+        return None  # nobody else publishes
+
     async def follow(
         self,
         stream_id: str,

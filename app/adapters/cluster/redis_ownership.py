@@ -34,6 +34,9 @@ PUBLISH_BATCH = 256
 PUBLISH_QUEUE_MAX = 10_000
 """Reports queued at most while Redis is slow; beyond it the oldest are dropped."""
 RECONNECT_SECONDS = 0.5
+LATEST_TTL_MS = 30_000
+"""How long the owner's last update is kept for nodes that start following (refreshed with
+every update; a stream quiet longer than this gives a new follower nothing cached)."""
 
 
 def _encode_fallback(value: Any) -> Any:
@@ -70,9 +73,10 @@ class RedisStreamOwnership:
         self._pubsub: PubSub | None = None
         self._reader: asyncio.Task[None] | None = None
         self._reader_ok = True
-        self._outbox: deque[tuple[str, str, bytes, Callable[[], None]]] = deque()
+        self._outbox: deque[tuple[str, str, bytes, int | str, Callable[[], None]]] = deque()
         self._outbox_ready = asyncio.Event()
         self._sender: asyncio.Task[None] | None = None
+        self._sending = False
         self.dropped = 0
         """Reports dropped (queue full or Redis unreachable while sending)."""
         self.refused = 0
@@ -118,6 +122,8 @@ class RedisStreamOwnership:
         keys = [scripts.lease_key(stream_id), scripts.subs_key(stream_id)]
         with contextlib.suppress(*self._errors):
             async with asyncio.timeout(LEAVE_TIMEOUT_SECONDS):
+                if holder and self._sender is not None and not self._sender.done():
+                    await self._sent()  # the last reports (an ``end``) go out under the lease
                 await self._leave(keys=keys, args=[self._node_id, holder])
 
     def publish(
@@ -126,27 +132,36 @@ class RedisStreamOwnership:
         if len(self._outbox) >= PUBLISH_QUEUE_MAX:
             self._outbox.popleft()
             self.dropped += 1
-        self._outbox.append((stream_id, holder, self._encoder.encode(message), refused))
+        keep = LATEST_TTL_MS if message.kind == "data" else ""
+        self._outbox.append((stream_id, holder, self._encoder.encode(message), keep, refused))
         self._outbox_ready.set()
         if self._sender is None or self._sender.done():
             self._sender = asyncio.get_running_loop().create_task(
                 self._send_loop(), name="cluster-publish"
             )
 
+    async def _sent(self) -> None:
+        """Wait until every report queued so far has been sent (or dropped)."""
+        while self._outbox or self._sending:
+            self._outbox_ready.set()
+            await asyncio.sleep(0.005)
+
     async def _send_loop(self) -> None:
         while True:
+            self._sending = False
             await self._outbox_ready.wait()
             self._outbox_ready.clear()
+            self._sending = True
             while self._outbox:
                 batch = [
                     self._outbox.popleft() for _ in range(min(PUBLISH_BATCH, len(self._outbox)))
                 ]
                 try:
                     async with self._redis.pipeline(transaction=False) as pipe:
-                        for stream_id, holder, payload, _refused in batch:
+                        for stream_id, holder, payload, keep, _refused in batch:
                             await self._publish(
-                                keys=[scripts.lease_key(stream_id)],
-                                args=[holder, scripts.channel(stream_id), payload],
+                                keys=[scripts.lease_key(stream_id), scripts.latest_key(stream_id)],
+                                args=[holder, scripts.channel(stream_id), payload, keep],
                                 client=pipe,
                             )
                         results = await pipe.execute(raise_on_error=False)
@@ -154,10 +169,22 @@ class RedisStreamOwnership:
                     self.dropped += len(batch)
                     log.warning("cluster_publish_failed", error_type=type(exc).__name__)
                     continue
-                for (_sid, _holder, _payload, refused), result in zip(batch, results, strict=True):
+                for (*_item, refused), result in zip(batch, results, strict=True):
                     if result == -1 or isinstance(result, BaseException):
                         self.refused += 1
                         refused()
+
+    async def latest(self, stream_id: str) -> ClusterMessage | None:
+        try:
+            raw = await self._redis.get(scripts.latest_key(stream_id))
+        except self._errors as exc:
+            raise ClusterUnavailable(type(exc).__name__) from None
+        if not isinstance(raw, bytes):
+            return None
+        try:
+            return self._decoder.decode(raw)
+        except msgspec.DecodeError:
+            return None
 
     async def follow(
         self,

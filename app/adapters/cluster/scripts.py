@@ -6,7 +6,8 @@ Times come from Redis's own clock (``TIME``), so node clocks never matter. Keys 
 - ``pm:lease:<id>``  ``<node>:<fence>`` with a TTL, renewed by the owner;
 - ``pm:fence:<id>``  the last fence handed out (INCR; started from Redis's clock in ms when
   missing, so fences keep growing across a Redis restart without persistence);
-- ``pm:subs:<id>``   hash node -> ``<expires_ms>:<count>`` (per-node subscriber heartbeats).
+- ``pm:subs:<id>``   hash node -> ``<expires_ms>:<count>`` (per-node subscriber heartbeats);
+- ``pm:latest:<id>`` the owner's last ``data`` report, for a node that starts following.
 """
 
 from __future__ import annotations
@@ -61,11 +62,13 @@ heartbeat TTL ms, "1" to release. Returns {role, lease value, subscribers elsewh
 
 PUBLISH = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then
+  if ARGV[4] ~= '' then redis.call('SET', KEYS[2], ARGV[3], 'PX', ARGV[4]) end
   return redis.call('PUBLISH', ARGV[2], ARGV[3])
 end
 return -1
 """
-"""KEYS: lease. ARGV: holder, channel, payload. -1: the holder no longer holds the lease."""
+"""KEYS: lease, latest. ARGV: holder, channel, payload, TTL ms to keep it as the stream's latest
+("" for an error report). -1: the holder no longer holds the lease (nothing sent or kept)."""
 
 LEAVE = """
 redis.call('HDEL', KEYS[2], ARGV[1])
@@ -88,6 +91,10 @@ def fence_key(stream_id: str) -> str:
 
 def subs_key(stream_id: str) -> str:
     return f"pm:subs:{stream_id}"
+
+
+def latest_key(stream_id: str) -> str:
+    return f"pm:latest:{stream_id}"
 
 
 def channel(stream_id: str) -> str:

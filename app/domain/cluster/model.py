@@ -50,7 +50,8 @@ class ClusterMessage:
 
     ``fence`` is the owner's fencing token: followers drop a message whose fence is lower
     than the highest they have seen for the stream (a paused ex-owner cannot speak over the
-    new one). ``data``/``restarted`` for ``data``; ``message``/``error_type`` otherwise.
+    new one). ``data``/``restarted``/``timestamp`` for ``data``; ``message``/``error_type``
+    otherwise.
     """
 
     kind: MessageKind
@@ -59,6 +60,8 @@ class ClusterMessage:
     restarted: bool = False
     message: str = ""
     error_type: str = ""
+    timestamp: int = 0
+    """``data``: the owner's server time (ms) when it delivered the update."""
 
 
 def fence_of(holder: str) -> int:

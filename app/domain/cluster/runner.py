@@ -55,6 +55,7 @@ class ClusteredStream:
         ownership: the cluster's leases, heartbeats and channels.
         start_upstream: runs the upstream loop with the given events until cancelled.
         stop: the hub stops the stream (nobody uses it any more, here or elsewhere).
+        clock_ms, monotonic: the hub's clocks (server time in ms; seconds).
     """
 
     def __init__(
@@ -64,8 +65,12 @@ class ClusteredStream:
         ownership: StreamOwnership,
         start_upstream: StartUpstream,
         stop: Callable[[], None],
+        clock_ms: Callable[[], int],
+        monotonic: Callable[[], float],
     ) -> None:
         self._stream = stream
+        self._clock_ms = clock_ms
+        self._monotonic = monotonic
         self._events = events
         self._ownership = ownership
         self._start_upstream = start_upstream
@@ -186,14 +191,31 @@ class ClusteredStream:
         if not self._following:
             try:
                 await self._ownership.follow(self.id, self._deliver, self.wake)
+                self._following = True
+                if self._stream.latest_at is None:
+                    self._seed(await self._ownership.latest(self.id))
             except ClusterUnavailable:
                 await self._go_alone()
                 return
-            self._following = True
         if not self._stream.ready.done():
             self._stream.ready.set_result(None)
         if self._local_count() == 0:
             self._stop()  # a follower nobody here uses: leave at once
+
+    def _seed(self, message: ClusterMessage | None) -> None:
+        """A new follower keeps the owner's last update as its latest: a subscriber joining
+        here gets it at once, marked ``cached`` with the time the owner delivered it."""
+        stream = self._stream
+        if message is None or message.kind != "data" or stream.latest_at is not None:
+            return
+        if message.fence < self._seen:
+            return
+        age_ms = max(0, self._clock_ms() - message.timestamp)
+        stream.latest = message.data
+        stream.latest_timestamp = message.timestamp
+        stream.latest_at = self._monotonic() - age_ms / 1000
+        if stream.key.data_type == "ohlcv":
+            stream.remember_candles(message.data)
 
     async def _go_alone(self) -> None:
         previous = self.role
@@ -263,10 +285,10 @@ class _PublishingEvents:
         self._runner._events.on_ready()
 
     def on_data(self, data: Any, restarted: bool) -> None:
-        self._runner._events.on_data(data, restarted)
-        self._runner.publish(
-            ClusterMessage("data", fence_of(self._runner._holder), data, restarted)
-        )
+        runner = self._runner
+        runner._events.on_data(data, restarted)
+        fence, stamp = fence_of(runner._holder), runner._stream.latest_timestamp
+        runner.publish(ClusterMessage("data", fence, data, restarted, timestamp=stamp))
 
     def on_error(self, message: str, error: BaseException) -> None:
         self._runner._events.on_error(message, error)

@@ -419,6 +419,8 @@ class StreamHub:
                 self._ownership,
                 functools.partial(self._upstream, stream, backoff=backoff),
                 functools.partial(self._retire, stream),
+                self._clock_ms,
+                self._monotonic,
             )
         stream.task = loop.create_task(
             self._run(stream, events, backoff), name=f"upstream:{key.data_type}:{key.symbol}"
