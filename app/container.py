@@ -25,6 +25,7 @@ from app.adapters.metrics.proxy import InstrumentedProxyService
 from app.adapters.quota import InProcessQuotaStore
 from app.adapters.redis import connect as connect_redis
 from app.adapters.socketio import SocketIOPublisher
+from app.adapters.socketio.cluster_manager import manager_for
 from app.domain.access import AccessService, NamedToken, TokenBook
 from app.domain.budget.reads import ReadBudget
 from app.domain.exchange import ExchangeService
@@ -55,6 +56,8 @@ class Container(containers.DeclarativeContainer):
 
     # Issue 12: the cluster's Redis client; None in a single process (no redis_url).
     redis = providers.Singleton(connect_redis, settings.provided.cluster)
+    # Issue 12 item 5: Socket.IO rooms and emits across nodes; None: the in-process default.
+    socketio_manager = providers.Singleton(manager_for, redis)
 
     clock = providers.Singleton(SystemClock)
     # One registry of metrics per application: tests build many apps in one process.

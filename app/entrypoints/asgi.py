@@ -23,6 +23,7 @@ from app.entrypoints.operations import (
     register_readiness,
     token_reload,
 )
+from app.entrypoints.redis_health import cluster_status, register_redis_health
 from app.entrypoints.request_log import RequestLogMiddleware
 from app.entrypoints.socketio import create_socketio_server
 from app.entrypoints.socketio.auth import SocketAccess
@@ -75,7 +76,9 @@ def create_app(settings: Settings, container: Container | None = None) -> Applic
         cache=container.instance_cache,
         connections=connections,
         watchdog_seconds=dict(settings.streams.watchdog_seconds),
+        cluster=lambda: cluster_status(container),
     )
+    socketio_manager = container.socketio_manager()  # None in a single process
 
     @asynccontextmanager
     async def resources(_app: Litestar) -> AsyncIterator[None]:
@@ -88,6 +91,9 @@ def create_app(settings: Settings, container: Container | None = None) -> Applic
                 keeper = asyncio.create_task(keep_key_secret(redis_client, secret))
         register_readiness(container)
         register_gauges(container, connections)
+        register_redis_health(container)
+        if socketio_manager is not None:  # cluster mode: listen before the first client
+            socketio_manager.start(sio)
         cache = container.instance_cache()
         cache.start_sweeper()
         registry = container.registry()
@@ -114,6 +120,8 @@ def create_app(settings: Settings, container: Container | None = None) -> Applic
             await cache.aclose()
             await registry.aclose()
             await outbound_http.aclose()
+            if socketio_manager is not None:
+                await socketio_manager.aclose()
             if redis_client is not None:  # cluster mode: close the pool last (ADR 0135)
                 await redis_client.aclose()
             log.info("server_stopped")
@@ -141,6 +149,7 @@ def create_app(settings: Settings, container: Container | None = None) -> Applic
         lambda exchange_id: bool(container.registry().is_known(exchange_id)),
         publisher=container.stream_publisher(),
         access=SocketAccess(container.access_service),
+        client_manager=socketio_manager,
     )
     sio_box.append(sio)
     # No on_startup/on_shutdown here: then Litestar's own lifespan would stop running.

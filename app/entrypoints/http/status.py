@@ -65,7 +65,8 @@ async def status_asset(name: FromPath[str]) -> Response[bytes]:
 class StatusSources:
     """What GET /api/status reads, each as a zero-argument callable (container providers):
     the stream hub, the stream service, the instance cache, the Socket.IO connection count;
-    and the watchdog limits per data type (s)."""
+    and the watchdog limits per data type (s); ``cluster`` gives the ``cluster`` block
+    (default ``{"mode": "single"}``, ADR 0150)."""
 
     def __init__(
         self,
@@ -74,12 +75,14 @@ class StatusSources:
         cache: Callable[[], Any],
         connections: Callable[[], int],
         watchdog_seconds: dict[str, float],
+        cluster: Callable[[], dict[str, Any]] | None = None,
     ) -> None:
         self.hub = hub
         self.streams = streams
         self.cache = cache
         self.connections = connections
         self.watchdog_seconds = watchdog_seconds
+        self.cluster = cluster or (lambda: {"mode": "single"})
         self.started = time.monotonic()
 
 
@@ -91,7 +94,9 @@ class StatusSources:
         "What the status page shows. Per live stream: exchange, data type, symbol, timeframe, "
         "subscribers, REST waiters, seconds since its last update (`ageSeconds`, grows while "
         "the stream is silent), the exchange-to-server lag of that update (`lagSeconds`, when "
-        "the data carries a timestamp) and the watchdog limit. No credential, no instance key."
+        "the data carries a timestamp) and the watchdog limit. `cluster`: `mode` (`single` or `cluster`) and, in a cluster, "
+        "whether this node reaches Redis (`redis`: `up` or `down`). No credential, no "
+        "instance key, no Redis URL."
     ),
     responses=error_responses(),
 )
@@ -124,5 +129,6 @@ async def status_json(status_sources: NamedDependency[StatusSources]) -> dict[st
                 "evictions": dict(getattr(s.cache(), "evictions", {})),
             },
             "connections": s.connections(),
+            "cluster": s.cluster(),
         },
     }

@@ -43,6 +43,7 @@ def create_socketio_server(
     *,
     publisher: SocketIOPublisher | None = None,
     access: SocketAccess | None = None,
+    client_manager: socketio.AsyncManager | None = None,
 ) -> socketio.AsyncServer:
     """Build the Socket.IO server (mount it with ``socketio.ASGIApp(sio, other_asgi_app)``).
 
@@ -54,6 +55,8 @@ def create_socketio_server(
         publisher: the stream publisher, bound here to the new server (it learns about
             connections from the stream service, never from these handlers).
         access: the token checks and quotas (named tokens, ADR 0091); default: API_TOKEN only.
+        client_manager: rooms and emits across a cluster's nodes (``RedisClientManager``,
+            ADR 0150); None: python-socketio's in-process default.
     """
     origins = list(settings.cors_origins)
     sio = BoundedSocketIOServer(
@@ -68,6 +71,7 @@ def create_socketio_server(
         engineio_logger=False,
         transports=["polling", "websocket"],
         namespaces="*",  # every namespace reaches `refuse_namespace`, which names the reason
+        **({"client_manager": client_manager} if client_manager is not None else {}),
     )
     if publisher is not None:
         publisher.bind(sio)

@@ -78,6 +78,8 @@ function renderCache(status) {
     ["evictions (lru)", status.cache.evictions.lru || 0],
     ["Socket.IO connections", status.connections],
     ["uptime", seconds(status.server.uptimeSeconds)],
+    ["cluster", !status.cluster || status.cluster.mode !== "cluster"
+      ? "single process" : "on Redis (" + status.cluster.redis + ")"],
   ];
   for (const [name, value] of rows) {
     const row = body.insertRow();
