@@ -109,7 +109,9 @@ async def test_a_node_starts_without_redis_and_never_shows_the_password(
 ) -> None:
     secret = "hunter2-not-real"
     url = f"redis://:{secret}@127.0.0.1:{free_port()}/0"  # nothing listens there
-    application = make_app(make_settings(cluster={"redis_url": url}), [FakeBackend()])
+    # A configured key secret: without one a node waits for Redis to hand it out (ADR 0142).
+    cluster = {"redis_url": url, "key_secret": "test-key-secret-not-a-secret"}
+    application = make_app(make_settings(cluster=cluster), [FakeBackend()])
     manager = application.container.socketio_manager()
     assert isinstance(manager, RedisClientManager)
     async with (
