@@ -1,5 +1,6 @@
 """Issue 13 end to end: ``status`` stale then live around an exchange pause (ccxt.pro binance
-emulator), and ``history`` candles first on the simulated exchange."""
+emulator), and ``history`` candles first on the simulated exchange. (Candles across a dropped
+exchange with the JS client: test_socketio_status_candles_js.py.)"""
 
 from __future__ import annotations
 
@@ -112,57 +113,3 @@ async def test_history_candles_come_first_then_live_ones(sim_url: str) -> None:
     finally:
         await client.close()
         await running.close()
-
-
-async def test_candles_with_history_then_a_dropped_exchange_socket_have_no_gap(
-    pro_url: str,
-    binance_emulator: BinanceEmulator,  # noqa: F811
-) -> None:
-    """ccxt.pro binance (emulator): history 50, then every exchange socket is dropped; the
-    client's series keyed by open time stays equally spaced, never goes back, no duplicate
-    inside an event. (The emulator's candles advance per push, so this proves the shape end
-    to end; the REST gap fill itself is proven with the fake exchange in
-    tests/unit/test_stream_browser.py.)"""
-    client = EventClient()
-    await client.connect(pro_url, auth={"token": TOKEN})
-    try:
-        await client.emit(
-            "subscribe",
-            {
-                "exchangeId": "binance",
-                "symbol": "BTC/USDT",
-                "dataType": "ohlcv",
-                "timeframe": "1m",
-                "history": 50,
-                "config": {"exchangeId": "binance"},
-            },
-        )
-        await client.expect("subscribed", timeout=10)
-        first = await client.expect("data", timeout=10)
-        assert len(first["data"]) == 51  # (cached or not: it may be the first event)
-        series: dict[int, list[Any]] = {}
-        newest = 0
-
-        def take(event: dict[str, Any]) -> None:
-            nonlocal newest
-            opens = [row[0] for row in event["data"]]
-            assert opens == sorted(set(opens)), opens  # strictly increasing inside an event
-            assert opens[0] >= newest or not series, (opens, newest)  # never goes back
-            for row in event["data"]:
-                series[row[0]] = row
-            newest = max(newest, opens[-1])
-
-        take(first)
-        for _ in range(8):
-            take(await client.expect("data", timeout=5))
-        assert await binance_emulator.ws.drop_all() >= 1
-        recovering = await client.expect("status", timeout=5)
-        assert recovering["state"] == "recovering"
-        assert (await client.expect("status", timeout=10))["state"] == "live"
-        for _ in range(8):
-            take(await client.expect("data", timeout=5))
-        opens = sorted(series)
-        assert len(opens) >= 53
-        assert all(b - a == 60_000 for a, b in itertools.pairwise(opens))  # no gap
-    finally:
-        await client.close()

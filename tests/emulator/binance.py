@@ -56,17 +56,25 @@ class BinanceEmulator:
         ws_interval: float = DEFAULT_INTERVAL,
         weight_limit: int | None = None,
         accounts: dict[str, str] | None = None,
+        real_time: bool = False,
+        moving_book: bool = False,
     ) -> None:
         self.bases = md.bases(symbols)
-        # WebSocket streams (ccxt.pro) on the same server: see binance_ws.py.
-        self.ws = BinanceWsEmulator(self.bases, now_ms=now_ms, interval=ws_interval)
+        # WebSocket streams (ccxt.pro) on the same server: see binance_ws.py (``real_time``:
+        # the wall clock for REST and streams alike; ``moving_book``: a book that moves).
+        self.ws = BinanceWsEmulator(
+            self.bases,
+            now_ms=now_ms,
+            interval=ws_interval,
+            real_time=real_time,
+            moving_book=moving_book,
+        )
         self.api_key = api_key
         self.secret = secret
         # Extra API keys (key -> secret) the signed endpoints accept, besides api_key.
         self.accounts: dict[str, str] = {api_key: secret, **(accounts or {})}
         # Per-IP weight per minute: X-MBX-USED-WEIGHT-1M always; 429/418 over weight_limit.
         self.weights = IpWeights(weight_limit)
-        self.now_ms = now_ms
         self.counts: collections.Counter[str] = collections.Counter()
         self.host_counts: collections.Counter[str] = collections.Counter()
         self.requests: list[tuple[str, str, str]] = []  # (method, host, path?query)
@@ -77,6 +85,15 @@ class BinanceEmulator:
         self._spot_info: bytes | None = None
         self._fapi_info: bytes | None = None
         self._dapi_info: bytes | None = None
+
+    @property
+    def now_ms(self) -> int:
+        """The emulator's clock in ms (shared with ``ws``: fixed, or the wall clock)."""
+        return self.ws.now_ms
+
+    @now_ms.setter
+    def now_ms(self, value: int) -> None:
+        self.ws.now_ms = value
 
     # -- lifecycle -----------------------------------------------------------------------
 

@@ -16,7 +16,16 @@ snapshot + diff synchronisation holds.
 
 Test controls: ``log`` (connect / subscribe / unsubscribe / close entries),
 ``subscribe_count``, ``unsubscribed``, ``drop_all()`` (close every socket), ``silent``
-(keep sockets open, push nothing), ``interval``, ``wait_until``.
+(keep sockets open, push nothing), ``pause()`` / ``resume()`` (``silent``, and ``pause``
+returns once no push is half sent: the books then stand still, REST and stream alike),
+``refuse_for(seconds)`` (new sockets are refused with 503: an outage after ``drop_all``),
+``interval``, ``wait_until``, ``last_update_id``.
+
+Options (issue 13): ``real_time`` (the clock is the wall clock: a kline stream's candle is
+the one open now, ``floor(now / interval)``, so a real outage leaves a real gap that only
+REST can fill, and REST klines end at the same current candle); ``moving_book`` (each depth
+event changes, removes and adds levels among the top 30 of a 5,000-level book on each side,
+and REST ``/depth`` answers the same book).
 """
 
 from __future__ import annotations
@@ -25,6 +34,7 @@ import asyncio
 import itertools
 import json
 import re
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -39,7 +49,7 @@ DEPTH_LEVELS_CHANGED = 5  # each depth event rewrites one of the top levels on e
 HISTORY_LIMIT = 10_000
 _STREAM = re.compile(
     r"^(?P<symbol>[a-z0-9]+)@(?P<channel>ticker|miniTicker|trade|aggTrade|depth(?:@(?:100|1000)ms)?"
-    r"|kline_(?P<interval>[0-9]+[mhdw]))$"
+    r"|kline_(?P<interval>[0-9]+[smhdw]))$"
 )
 
 
@@ -72,6 +82,8 @@ class _DepthState:
     bids: dict[int, str] = field(default_factory=dict)  # level index -> quantity
     asks: dict[int, str] = field(default_factory=dict)
     history: list[tuple[int, int, str, str]] = field(default_factory=list)  # (u, level, bid, ask)
+    book: dict[str, dict[int, str]] | None = None
+    """``moving_book``: side -> level k (price p -/+ 0.01 k) -> quantity; every level known."""
 
 
 class BinanceWsEmulator:
@@ -83,11 +95,17 @@ class BinanceWsEmulator:
         *,
         now_ms: int = md.NOW_MS,
         interval: float = DEFAULT_INTERVAL,
+        real_time: bool = False,
+        moving_book: bool = False,
     ) -> None:
         self.bases = list(bases)
-        self.now_ms = now_ms
+        self._fixed_now = now_ms
+        self.real_time = real_time
+        self.moving_book = moving_book
         self.interval = interval
         self.silent = False
+        self._pushing = asyncio.Lock()
+        self._refuse_until = 0.0
         self.log: list[WsEvent] = []
         self.sent = 0
         self._conns: dict[int, _Conn] = {}
@@ -97,7 +115,34 @@ class BinanceWsEmulator:
         self._pusher: asyncio.Task[None] | None = None
         self._changed = asyncio.Event()
 
+    @property
+    def now_ms(self) -> int:
+        """The emulator's clock in ms: fixed (deterministic payloads) or the wall clock."""
+        return time.time_ns() // 1_000_000 if self.real_time else self._fixed_now
+
+    @now_ms.setter
+    def now_ms(self, value: int) -> None:
+        self._fixed_now = value
+
     # -- test controls ---------------------------------------------------------------------
+
+    async def pause(self) -> None:
+        """Push nothing from now on; returns once a push under way has been fully sent."""
+        self.silent = True
+        async with self._pushing:
+            pass
+
+    def resume(self) -> None:
+        self.silent = False
+
+    def refuse_for(self, seconds: float) -> None:
+        """Refuse new WebSocket connections (503) for ``seconds`` (open ones are untouched)."""
+        self._refuse_until = time.monotonic() + seconds
+
+    def last_update_id(self, symbol_id: str) -> int:
+        """The ``u`` of the newest depth event of ``symbol_id`` (the REST lastUpdateId)."""
+        state = self._depth.get(symbol_id.upper().removesuffix("USDT"))
+        return state.last_id if state is not None else _DepthState().last_id
 
     @property
     def connections(self) -> int:
@@ -158,6 +203,16 @@ class BinanceWsEmulator:
     def depth_snapshot(self, base: str, limit: int | None, now: int) -> dict[str, Any]:
         """``market_data.depth`` with every diff event sent so far applied (REST /depth)."""
         book = md.depth(base, limit, now)
+        if self.moving_book:
+            state = self._moving_state(base)
+            assert state.book is not None
+            book["lastUpdateId"] = state.last_id
+            n = len(book["bids"])
+            p = md.price(base)
+            for side, sign in (("bids", -1), ("asks", 1)):
+                levels = state.book[side]
+                book[side] = [[_f(p + sign * 0.01 * k), levels[k]] for k in sorted(levels)[:n]]
+            return book
         state = self._depth.get(base)
         if state is None:
             return book
@@ -189,6 +244,8 @@ class BinanceWsEmulator:
 
     async def handle(self, request: web.Request, path: str) -> web.StreamResponse:
         """Serve one socket; ``path`` is the request path without the host prefix."""
+        if time.monotonic() < self._refuse_until:
+            return web.Response(status=503, text="emulator: refusing connections")
         ws = web.WebSocketResponse(autoping=True)
         await ws.prepare(request)
         conn = _Conn(next(self._ids), ws, request, path, combined=path.startswith("/stream"))
@@ -266,7 +323,9 @@ class BinanceWsEmulator:
         # Runs while some socket is open (started again by the next connection).
         while self._conns:
             if not self.silent:
-                await self._push_once()
+                async with self._pushing:
+                    if not self.silent:
+                        await self._push_once()
             self._changed.clear()
             try:
                 await asyncio.wait_for(self._changed.wait(), self.interval)
@@ -301,7 +360,11 @@ class BinanceWsEmulator:
         base = symbol_id.removesuffix("USDT")
         channel = match["channel"]
         if channel.startswith("depth"):
+            if self.moving_book:
+                return self._moving_depth_event(symbol_id, base)
             return self._depth_event(symbol_id, base)
+        if self.real_time and channel.startswith("kline"):
+            return kline_event_at(symbol_id, base, match["interval"], self.now_ms)
         n = self._counters.get(name, 0)
         self._counters[name] = n + 1
         if channel in ("ticker", "miniTicker"):
@@ -330,6 +393,48 @@ class BinanceWsEmulator:
             "u": last,
             "b": [[_f(p - 0.01 * (level + 1)), bid]],
             "a": [[_f(p + 0.01 * (level + 1)), ask]],
+        }
+
+    def _moving_state(self, base: str) -> _DepthState:
+        state = self._depth.setdefault(base, _DepthState())
+        if state.book is None:  # market_data.depth's book: level k holds quantity k
+            state.book = {side: {k: _f(k) for k in range(1, 5001)} for side in ("bids", "asks")}
+        return state
+
+    def _moving_depth_event(self, symbol_id: str, base: str) -> dict[str, Any]:
+        """One diff event of a moving book: on each side one level among the top 25 changes
+        its quantity, one among the top 30 goes (quantity 0) and one comes (back)."""
+        state = self._moving_state(base)
+        assert state.book is not None
+        p = md.price(base)
+        t = state.ticks
+        sides: dict[str, list[list[str]]] = {}
+        for side, sign, salt in (("bids", -1, 0), ("asks", 1, 3)):
+            levels = state.book[side]
+            changes: dict[int, str] = {}
+            changes[1 + (t * 7 + salt) % 25] = _f(1 + (t * 13 + salt) % 40 * 0.25)
+            gone = 1 + (t * 11 + 3 + salt) % 30
+            changes[gone] = "0"
+            come = 1 + (t * 5 + 7 + salt) % 30
+            if come not in levels or come == gone:
+                changes[come] = _f(2 + (t * 3 + salt) % 17 * 0.5)
+            for k, qty in changes.items():
+                if qty == "0":
+                    levels.pop(k, None)
+                else:
+                    levels[k] = qty
+            sides[side] = [[_f(p + sign * 0.01 * k), qty] for k, qty in changes.items()]
+        first, last = state.last_id + 1, state.last_id + 2
+        state.ticks += 1
+        state.last_id = last
+        return {
+            "e": "depthUpdate",
+            "E": self.now_ms,
+            "s": symbol_id,
+            "U": first,
+            "u": last,
+            "b": sides["bids"],
+            "a": sides["asks"],
         }
 
 
@@ -395,6 +500,26 @@ def trade_event(symbol_id: str, base: str, n: int, now: int, *, aggregated: bool
 
 
 KLINE_UPDATES_PER_CANDLE = 3
+
+
+def kline_event_at(symbol_id: str, base: str, interval: str, now: int) -> dict[str, Any]:
+    """``real_time``: the candle open at ``now`` (``floor(now / interval)``), as REST has it."""
+    step = md.INTERVALS_MS[interval]
+    start = now // step * step
+    p = md.price(base)
+    drift = (start // step % 11 - 5) * 0.01
+    o, c = p + drift, p - drift
+    return {
+        "e": "kline",
+        "E": now,
+        "s": symbol_id,
+        "k": {
+            "t": start, "T": start + step - 1, "s": symbol_id, "i": interval,
+            "f": 1, "L": 10, "o": _f(o), "c": _f(c), "h": _f(max(o, c) + 0.05),
+            "l": _f(min(o, c) - 0.05), "v": "10.00000000", "n": 10, "x": False,
+            "q": _f(10 * p), "V": "5.00000000", "Q": _f(5 * p), "B": "0",
+        },
+    }  # fmt: skip
 
 
 def kline_event(symbol_id: str, base: str, interval: str, n: int, now: int) -> dict[str, Any]:
