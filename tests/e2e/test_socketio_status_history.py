@@ -110,6 +110,15 @@ async def test_history_candles_come_first_then_live_ones(sim_url: str) -> None:
         assert "cached" not in live
         # the last history row is the live candle (or it closed just now and the next began)
         assert live["data"][0][0] in (opens[-1], opens[-1] + 60_000)
+        # the simulator answers at most 1,000 rows a request: 1,000 closed + 1 all the same
+        await running.emit("subscribe", {**payload, "timeframe": "5m", "history": 1000})
+        long_id = (await running.expect("subscribed", timeout=10))["subscriptionId"]
+        event = await running.expect("data", timeout=10)
+        while event["subscriptionId"] != long_id:  # the 1m subscription's live candles
+            event = await running.expect("data", timeout=10)
+        long = [row[0] for row in event["data"]]
+        assert len(long) == 1001
+        assert all(b - a == 300_000 for a, b in itertools.pairwise(long))
     finally:
         await client.close()
         await running.close()
