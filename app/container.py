@@ -9,7 +9,8 @@ from __future__ import annotations
 from dependency_injector import containers, providers
 
 from app.adapters.backends import BackendRegistry
-from app.adapters.budget import InMemoryFreshnessCache, InMemoryRateBudget
+from app.adapters.budget import InMemoryFreshnessCache
+from app.adapters.budget.select import rate_budget as select_rate_budget
 from app.adapters.budget.streams import HubStreamSnapshots
 from app.adapters.cache.keys import CacheKeyer
 from app.adapters.cache.memory import InMemoryInstanceCache
@@ -63,10 +64,9 @@ class Container(containers.DeclarativeContainer):
     # One registry of metrics per application: tests build many apps in one process.
     metrics = providers.Singleton(PrometheusMetrics)
 
-    # Issue 9: one rate budget per exchange and IP, in front of every ccxt instance.
-    rate_budget = providers.Singleton(
-        InMemoryRateBudget.from_settings, clock, settings.provided.budget
-    )
+    # Issue 9: one rate budget per exchange and IP, in front of every ccxt instance;
+    # issue 12: shared by the cluster's nodes on Redis when `redis` is set (ADR 0145).
+    rate_budget = providers.Singleton(select_rate_budget, redis, clock, settings.provided.budget)
     freshness_cache = providers.Singleton(
         InMemoryFreshnessCache, max_entries=settings.provided.budget.cache_max_entries
     )

@@ -1,7 +1,9 @@
 """Ports of the exchange read budget: the shared limiter, the freshness cache, stream snapshots.
 
-The in-process adapters live in ``app.adapters.budget``; a Redis pair (several processes on
-one IP sharing one budget and one cache) implements the same two protocols later.
+The in-process adapters live in ``app.adapters.budget``; the Redis pair (several processes
+on one IP sharing one budget and one cache, issue 12) implements the same protocols: the
+synchronous methods act on the node's own copy at once and reach Redis in the background
+(ADR 0145); ``refresh`` brings that copy up to date.
 """
 
 from __future__ import annotations
@@ -46,8 +48,13 @@ class RateBudget(Protocol):
         """The exchange answered 429 or 418: refuse every request to it for ``retry_after_s``."""
         ...
 
+    async def refresh(self) -> None:
+        """Finish this node's pending writes and re-read the shared figures (Redis), so that
+        ``snapshot`` shows the cluster's count; the in-process adapter has nothing to do."""
+        ...
+
     def snapshot(self) -> dict[str, dict[str, Any]]:
-        """Per exchange: ``{"stoppedUntil", "stoppedSeconds", "stops", "families": {name:
+        """Per exchange (as of the last ``refresh`` or request, for a shared budget): ``{"stoppedUntil", "stoppedSeconds", "stops", "families": {name:
         {"weightPerMinute", "weightUsed", "weightLeft", "requests", "waited", "refused"}}}``."""
         ...
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import structlog
@@ -109,28 +109,44 @@ class InMemoryRateBudget:
             "exchange_rate_stop", exchange=exchange_id, status=status, retry_after_s=retry_after_s
         )
 
+    async def refresh(self) -> None:
+        """Nothing to bring up to date: every figure of this adapter is in this process."""
+        return
+
     def snapshot(self) -> dict[str, dict[str, Any]]:
-        now = self._clock.time()
-        out: dict[str, dict[str, Any]] = {}
-        for exchange_id, state in self._states.items():
-            families: dict[str, Any] = {}
-            for name, window in state.families.items():
-                window.roll(now)
-                families[name] = {
-                    "weightPerMinute": window.rule.weight_per_minute,
-                    "limitSource": window.limit_source,
-                    "weightUsed": window.used,
-                    "weightLeft": max(0.0, window.rule.weight_per_minute - window.used),
-                    "exchangeReportedUsed": window.observed_used,
-                    "requests": window.requests,
-                    "waited": window.waited,
-                    "refused": window.refused,
-                }
-            stopped_for = max(0.0, state.stopped_until - now)
-            out[exchange_id] = {
-                "stoppedForSeconds": round(stopped_for, 3),
-                "stoppedSecondsTotal": round(state.stopped_s_total, 3),
-                "stops": {str(status): n for status, n in sorted(state.stops.items())},
-                "families": families,
+        return snapshot_of(self._states, self._clock.time())
+
+    def states(self) -> Mapping[str, ExchangeBudgetState]:
+        """Every exchange configured so far, by id (a shared adapter's copy reads them)."""
+        return self._states
+
+    def state(self, exchange_id: str) -> ExchangeBudgetState:
+        """The exchange's state (configured from the rules factory if nobody did)."""
+        return self._state(exchange_id)
+
+
+def snapshot_of(states: Mapping[str, ExchangeBudgetState], now: float) -> dict[str, dict[str, Any]]:
+    """The ``RateBudget.snapshot()`` shape of some exchange states at ``now`` (s)."""
+    out: dict[str, dict[str, Any]] = {}
+    for exchange_id, state in states.items():
+        families: dict[str, Any] = {}
+        for name, window in state.families.items():
+            window.roll(now)
+            families[name] = {
+                "weightPerMinute": window.rule.weight_per_minute,
+                "limitSource": window.limit_source,
+                "weightUsed": window.used,
+                "weightLeft": max(0.0, window.rule.weight_per_minute - window.used),
+                "exchangeReportedUsed": window.observed_used,
+                "requests": window.requests,
+                "waited": window.waited,
+                "refused": window.refused,
             }
-        return out
+        stopped_for = max(0.0, state.stopped_until - now)
+        out[exchange_id] = {
+            "stoppedForSeconds": round(stopped_for, 3),
+            "stoppedSecondsTotal": round(state.stopped_s_total, 3),
+            "stops": {str(status): n for status, n in sorted(state.stops.items())},
+            "families": families,
+        }
+    return out

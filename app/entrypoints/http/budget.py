@@ -22,6 +22,9 @@ from app.ports.budget import RateBudget
         "after a 429/418 (`stoppedSecondsTotal`, `stops`, `stoppedForSeconds` still to run); "
         "per API family (binance: api, fapi, dapi, sapi) the weight per minute, used and left "
         "in the current minute, and requests that waited for room or were refused. "
+        "In a cluster (`shared`: true) the weights, requests, waits, refusals and stops are "
+        "the whole cluster's (`nodesSharing`: nodes that sent requests in the last 2 minutes); "
+        "`reads` and `inFlight` are always this node's. "
         "No credential, no instance key."
     ),
     responses=error_responses(),
@@ -29,6 +32,7 @@ from app.ports.budget import RateBudget
 async def budget_stats(
     rate_budget: NamedDependency[RateBudget], read_budget: NamedDependency[ReadBudget]
 ) -> dict[str, Any]:
+    await rate_budget.refresh()
     limits = rate_budget.snapshot()
     reads = read_budget.served()
     exchanges: dict[str, Any] = {}
@@ -41,6 +45,8 @@ async def budget_stats(
             "stoppedForSeconds": limit.get("stoppedForSeconds", 0.0),
             "stoppedSecondsTotal": limit.get("stoppedSecondsTotal", 0.0),
             "stops": limit.get("stops", {}),
+            "shared": limit.get("shared", False),
+            "nodesSharing": limit.get("nodesSharing", 1),
             "families": families,
         }
     return {

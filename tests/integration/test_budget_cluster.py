@@ -1,0 +1,111 @@
+"""Issue 12 item 4 end to end: three app instances (each its own container) on one Redis, real
+ccxt binance against the loopback emulator, which counts weight per IP (all three are
+127.0.0.1) and answers 429/418 over its limit as binance does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
+from typing import Any
+
+import httpx
+
+from app.adapters.ccxt.backend import CcxtBackend
+from app.settings import ExchangeSettings, Settings
+from app.testing import eventually
+from tests.emulator.binance import BinanceEmulator
+from tests.support.app import AUTH, make_app, make_settings
+from tests.support.server import served_client
+
+Client = httpx.AsyncClient
+TICKER = {"config": {"exchangeId": "binance"}, "symbol": "BTC/USDT"}
+
+
+@asynccontextmanager
+async def cluster(
+    emulator: BinanceEmulator,
+    redis_url: str,
+    nodes: int = 3,
+    configure: Callable[[Settings], None] | None = None,
+) -> AsyncIterator[list[Client]]:
+    """``nodes`` servers on real uvicorn in this loop, all with the same Redis and config."""
+    async with AsyncExitStack() as stack:
+        clients = []
+        for _ in range(nodes):
+            settings = make_settings()
+            settings.cluster.redis_url = redis_url
+            settings.exchanges["binance"] = ExchangeSettings(ccxt=emulator.overrides())
+            settings.ccxt.enable_rate_limit = True
+            if configure is not None:
+                configure(settings)
+            app = make_app(settings, [CcxtBackend(settings)])
+            clients.append(await stack.enter_async_context(served_client(app)))
+        yield clients
+
+
+async def post(client: Client, path: str, body: Any) -> httpx.Response:
+    return await client.post(f"/api/exchange/{path}", json=body, headers=AUTH)
+
+
+async def test_nodes_together_stay_inside_one_exchange_budget(redis_url: str) -> None:
+    # 120 weight per minute for the IP: three market loads (3 x 22) leave room for about
+    # 24 tickers (2 each); 60 different tickers at once from three nodes would need 120.
+    async with (
+        BinanceEmulator(symbols=64, weight_limit=120) as emulator,
+        cluster(emulator, redis_url, configure=lambda s: setattr(s.budget, "max_queue_wait_ms", 0))
+        as nodes,
+    ):
+        for node in nodes:
+            assert (await post(node, "instance", {"exchangeId": "binance"})).status_code == 200
+        symbols = [f"{base}/USDT" for base in emulator.bases[:60]]
+        answers = await asyncio.gather(
+            *(
+                post(nodes[i % 3], "fetchTicker", {**TICKER, "symbol": symbol})
+                for i, symbol in enumerate(symbols)
+            )
+        )
+        statuses = [r.status_code for r in answers]
+        assert 200 in statuses and 429 in statuses and set(statuses) <= {200, 429}
+        refused = answers[statuses.index(429)].json()
+        assert refused["errorType"] == "RateLimitExceeded"
+        assert emulator.weights.statuses[429] == 0 and emulator.weights.statuses[418] == 0
+        page = (await nodes[1].get("/api/budget", headers=AUTH)).json()["data"]["exchanges"]
+        binance = page["binance"]
+        spot = binance["families"]["api"]
+        assert binance["shared"] is True and binance["nodesSharing"] == 3
+        assert spot["weightPerMinute"] == 120 and spot["limitSource"] == "exchangeInfo"
+        # The cluster's count: every node's requests (markets too), not only node 1's.
+        assert emulator.count("/ticker/24hr") == statuses.count(200)
+        spot_sent = sum(n for path, n in emulator.counts.items() if path.startswith("/api/"))
+        assert spot["requests"] == spot_sent
+        assert spot["refused"] == statuses.count(429)
+
+
+async def test_a_429_on_one_node_stops_every_node_until_retry_after(redis_url: str) -> None:
+    async with BinanceEmulator() as emulator, cluster(emulator, redis_url) as nodes:
+        for node in nodes:
+            assert (await post(node, "instance", {"exchangeId": "binance"})).status_code == 200
+        emulator.fail("ticker/24hr", "rate_limit")  # 429 with Retry-After: 1
+        first = await post(nodes[0], "fetchTicker", TICKER)
+        assert first.status_code == 429
+        sent = sum(emulator.counts.values())
+        later = await asyncio.gather(
+            post(nodes[1], "fetchTicker", {**TICKER, "symbol": "ETH/USDT"}),
+            post(nodes[2], "fetchOrderBook", {**TICKER, "limit": 5}),
+        )
+        assert [r.status_code for r in later] == [429, 429]
+        assert all(r.json()["errorType"] == "RateLimitExceeded" for r in later)
+        assert all(r.headers["Retry-After"] == "1" for r in later)
+        assert sum(emulator.counts.values()) == sent  # nothing reached the exchange
+        page = (await nodes[2].get("/api/budget", headers=AUTH)).json()["data"]["exchanges"]
+        assert page["binance"]["stops"] == {"429": 1}
+
+        async def served() -> bool:
+            again = await post(nodes[2], "fetchTicker", {**TICKER, "symbol": "ETH/USDT"})
+            return again.status_code == 200
+
+        # Positive control: after Retry-After (1 s), reads flow again on the other nodes.
+        await eventually(served, timeout=5, interval=0.05, message="reads flow after Retry-After")
+        assert emulator.weights.statuses[418] == 0
