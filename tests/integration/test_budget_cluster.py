@@ -54,8 +54,9 @@ async def test_nodes_together_stay_inside_one_exchange_budget(redis_url: str) ->
     # 24 tickers (2 each); 60 different tickers at once from three nodes would need 120.
     async with (
         BinanceEmulator(symbols=64, weight_limit=120) as emulator,
-        cluster(emulator, redis_url, configure=lambda s: setattr(s.budget, "max_queue_wait_ms", 0))
-        as nodes,
+        cluster(
+            emulator, redis_url, configure=lambda s: setattr(s.budget, "max_queue_wait_ms", 0)
+        ) as nodes,
     ):
         for node in nodes:
             assert (await post(node, "instance", {"exchangeId": "binance"})).status_code == 200
