@@ -9,8 +9,9 @@ from __future__ import annotations
 from dependency_injector import containers, providers
 
 from app.adapters.backends import BackendRegistry
-from app.adapters.budget import InMemoryFreshnessCache
+from app.adapters.budget.select import freshness_cache as select_freshness_cache
 from app.adapters.budget.select import rate_budget as select_rate_budget
+from app.adapters.budget.select import read_flights as select_read_flights
 from app.adapters.budget.streams import HubStreamSnapshots
 from app.adapters.cache.keys import CacheKeyer
 from app.adapters.cache.memory import InMemoryInstanceCache
@@ -67,9 +68,9 @@ class Container(containers.DeclarativeContainer):
     # Issue 9: one rate budget per exchange and IP, in front of every ccxt instance;
     # issue 12: shared by the cluster's nodes on Redis when `redis` is set (ADR 0145).
     rate_budget = providers.Singleton(select_rate_budget, redis, clock, settings.provided.budget)
-    freshness_cache = providers.Singleton(
-        InMemoryFreshnessCache, max_entries=settings.provided.budget.cache_max_entries
-    )
+    freshness_cache = providers.Singleton(select_freshness_cache, redis, settings.provided.budget)
+    # Issue 12: identical reads on different nodes share one exchange call (ADR 0146).
+    read_flights = providers.Singleton(select_read_flights, redis, freshness_cache, clock)
     gateway_factory = providers.Singleton(
         BudgetedGatewayFactory, registry.provided.create, rate_budget, settings
     )
@@ -135,6 +136,7 @@ class Container(containers.DeclarativeContainer):
         enabled=settings.provided.budget.enabled,
         streams=stream_snapshots,
         observer=providers.Singleton(MetricsBudgetObserver, metrics),
+        flights=read_flights,
     )
     exchange_service = providers.Singleton(
         ExchangeService,

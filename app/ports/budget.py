@@ -8,8 +8,9 @@ synchronous methods act on the node's own copy at once and reach Redis in the ba
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from app.domain.budget.rules import ExchangeRules
 from app.domain.config import ExchangeConfig
@@ -69,18 +70,73 @@ class CachedRead:
 
 @runtime_checkable
 class FreshnessCache(Protocol):
-    """Recent read answers by read key (keys carry no credential: see ReadKey)."""
+    """Recent read answers by read key (keys carry no credential: see ReadKey).
+
+    ``get``/``put`` are this node's copy, without I/O (the read path asks them first);
+    ``load``/``store`` are the answer every node sees (Redis in a cluster; the same copy in a
+    single process). Times are wall-clock seconds.
+    """
 
     def get(self, key: str) -> CachedRead | None:
-        """The latest answer stored under ``key``, however old (the caller judges its age)."""
+        """The latest answer this node holds under ``key``, however old (the caller judges
+        its age)."""
         ...
 
     def put(self, key: str, entry: CachedRead) -> None:
-        """Store an answer; bounded in entries, the least recently stored go first."""
+        """Store an answer; bounded in entries, the least recently stored go first. A shared
+        cache also sends it to the other nodes, in the background."""
+        ...
+
+    async def load(self, key: str) -> CachedRead | None:
+        """The newest answer any node stored under ``key`` and still kept (it becomes this
+        node's copy too); this node's copy when the shared store cannot be reached."""
+        ...
+
+    async def store(self, key: str, entry: CachedRead) -> None:
+        """``put``, finished: when it returns, other nodes' ``load`` see the answer (unless
+        the shared store is unreachable or the value is not plain data: then this node only)."""
         ...
 
     def size(self) -> int:
-        """Entries held now."""
+        """Entries this node holds now."""
+        ...
+
+
+FlightSource = Literal["exchange", "coalesced", "cache"]
+"""Where a cluster flight's answer came from: this node's call, another node's call in
+flight, or another node's recent answer."""
+
+
+@dataclass(frozen=True, slots=True)
+class FlightResult:
+    """A cluster flight's answer, its arrival time (wall clock, s) and its source."""
+
+    value: Any
+    stored_at: float
+    source: FlightSource
+
+
+@runtime_checkable
+class ReadFlights(Protocol):
+    """One exchange call per identical read across the cluster's nodes (issue 12).
+
+    The read budget coalesces identical reads on one node; this port makes the node's
+    leader wait for another node's identical call instead of making its own.
+    """
+
+    async def run(
+        self, key: str, max_age_s: float, fetch: Callable[[], Awaitable[Any]]
+    ) -> FlightResult:
+        """An answer for the read ``key``: another node's answer younger than ``max_age_s``
+        (or arriving after this call began), the answer of another node's call in flight,
+        else ``fetch()`` here (stored for the others).
+
+        Never waits for a node that has died longer than a lock's time to live, and calls
+        ``fetch`` itself when the shared store is unreachable.
+
+        Raises whatever ``fetch`` raises here, or the same domain error another node's call
+        of this read raised meanwhile.
+        """
         ...
 
 

@@ -15,7 +15,7 @@ import httpx
 from app.adapters.ccxt.backend import CcxtBackend
 from app.settings import ExchangeSettings, Settings
 from app.testing import eventually
-from tests.emulator.binance import BinanceEmulator
+from tests.emulator.binance import API_KEY, SECRET, BinanceEmulator
 from tests.support.app import AUTH, make_app, make_settings
 from tests.support.server import served_client
 
@@ -110,3 +110,71 @@ async def test_a_429_on_one_node_stops_every_node_until_retry_after(redis_url: s
         # Positive control: after Retry-After (1 s), reads flow again on the other nodes.
         await eventually(served, timeout=5, interval=0.05, message="reads flow after Retry-After")
         assert emulator.weights.statuses[418] == 0
+
+
+async def test_identical_reads_across_nodes_make_one_exchange_call(redis_url: str) -> None:
+    async with BinanceEmulator() as emulator, cluster(emulator, redis_url) as nodes:
+        for node in nodes:
+            assert (await post(node, "instance", {"exchangeId": "binance"})).status_code == 200
+        answers = await asyncio.gather(
+            *(post(nodes[i % 3], "fetchTicker", TICKER) for i in range(48))  # c16 per node
+        )
+        assert {r.status_code for r in answers} == {200}
+        assert emulator.count("/ticker/24hr") == 1
+        sources = [r.headers["X-Data-Source"] for r in answers]
+        assert sources.count("exchange") == 1 and set(sources) <= {"exchange", "coalesced", "cache"}
+        assert len({r.text for r in answers}) == 1  # one body everywhere
+
+
+async def test_one_exchange_call_per_max_age_window_for_the_cluster(redis_url: str) -> None:
+    async with (
+        BinanceEmulator() as emulator,
+        cluster(
+            emulator, redis_url, configure=lambda s: s.budget.max_age_ms.update(ticker=60_000)
+        ) as nodes,
+    ):
+        first = await post(nodes[0], "fetchTicker", TICKER)
+        later = [await post(node, "fetchTicker", TICKER) for node in nodes[1:]]
+        assert [r.headers["X-Data-Source"] for r in [first, *later]] == [
+            "exchange",
+            "cache",
+            "cache",
+        ]
+        assert all(r.json() == first.json() for r in later)
+        assert emulator.count("/ticker/24hr") == 1
+        # Positive control: a reader asking for nothing older than 0 ms gets a new call.
+        fresh = await post(nodes[2], "fetchTicker", {**TICKER, "maxAgeMs": 0})
+        assert fresh.headers["X-Data-Source"] == "exchange"
+        assert emulator.count("/ticker/24hr") == 2
+
+
+async def test_no_credential_reaches_redis(redis_url: str) -> None:
+    from redis.asyncio import Redis
+
+    accounts = {API_KEY: SECRET, "key-b": "secret-b-0123456789"}
+    async with (
+        BinanceEmulator(accounts=accounts) as emulator,
+        cluster(emulator, redis_url) as nodes,
+    ):
+        for i, (key, secret) in enumerate(accounts.items()):
+            keyed = {"exchangeId": "binance", "apiKey": key, "secret": secret}
+            for node in nodes:
+                assert (await post(node, "fetchBalance", {"config": keyed})).status_code == 200
+            ticker = {"config": keyed, "symbol": f"{('BTC', 'ETH')[i]}/USDT"}
+            assert (await post(nodes[i], "fetchTicker", ticker)).status_code == 200
+        for node in nodes:
+            await node.get("/api/budget", headers=AUTH)  # drains each node's pending writes
+    client = Redis.from_url(redis_url)
+    try:
+        keys = await client.keys("*")
+        assert any(k.startswith(b"pm:read:binance:fetchTicker:") for k in keys)  # control
+        dump = b"".join(keys)
+        for k in keys:
+            if await client.type(k) == b"string":
+                dump += await client.get(k) or b""
+            elif await client.type(k) == b"hash":
+                dump += b"".join(b"".join(kv) for kv in (await client.hgetall(k)).items())
+        for key, secret in accounts.items():
+            assert key.encode() not in dump and secret.encode() not in dump
+    finally:
+        await client.aclose()

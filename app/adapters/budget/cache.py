@@ -27,5 +27,13 @@ class InMemoryFreshnessCache:
         while len(self._entries) > self._max_entries:
             self._entries.popitem(last=False)
 
+    async def load(self, key: str) -> CachedRead | None:
+        """The same as ``get``: in one process this copy is every node's."""
+        return self._entries.get(key)
+
+    async def store(self, key: str, entry: CachedRead) -> None:
+        """The same as ``put``."""
+        self.put(key, entry)
+
     def size(self) -> int:
         return len(self._entries)

@@ -22,6 +22,7 @@ from app.ports.budget import (
     CachedRead,
     FreshnessCache,
     NoBudgetObserver,
+    ReadFlights,
     StreamSnapshots,
 )
 from app.ports.clock import Clock
@@ -113,6 +114,9 @@ class ReadBudget:
         enabled: False serves every read from its own exchange call (the original's way).
         streams: latest updates of live streams, if stream-backed reads are on.
         observer: metrics hook, told of every answer's source.
+        flights: in a cluster, makes this node's call of a public cacheable read wait for
+            another node's identical call or answer (ADR 0146); None in a single process.
+            Private reads (balance) and reads with no max age are coalesced per node only.
     """
 
     def __init__(
@@ -124,8 +128,10 @@ class ReadBudget:
         enabled: bool = True,
         streams: StreamSnapshots | None = None,
         observer: BudgetObserver | None = None,
+        flights: ReadFlights | None = None,
     ) -> None:
         self._cache = cache
+        self._flights = flights
         self._clock = clock
         self._max_age_ms = {**DEFAULT_MAX_AGE_MS, **(max_age_ms or {})}
         self._enabled = enabled
@@ -190,20 +196,28 @@ class ReadBudget:
         source: DataSource = "coalesced"
         if task is None:
             source = "exchange"
-            task = asyncio.ensure_future(self._lead(key, fetch))
+            task = asyncio.ensure_future(self._lead(key, fetch, limit_ms))
             self._inflight[key.text] = task
             task.add_done_callback(functools.partial(self._finish, key.text))
         # Shielded: a client that goes away must not cancel the call others share.
-        value, arrived = await asyncio.shield(task)
+        value, arrived, led = await asyncio.shield(task)
+        if source == "exchange":
+            source = led  # another node's call or answer (cluster), else our own call
         self._count(key, source, receipt, self._clock.time() - arrived)
         return value
 
-    async def _lead(self, key: ReadKey, fetch: Callable[[], Awaitable[T]]) -> tuple[T, float]:
+    async def _lead(
+        self, key: ReadKey, fetch: Callable[[], Awaitable[T]], limit_ms: int
+    ) -> tuple[T, float, DataSource]:
+        keep = self._max_age_ms.get(key.data_type, 0) > 0  # balances (0) are never kept
+        if self._flights is not None and keep and key.scope == "public":
+            flight = await self._flights.run(key.text, limit_ms / 1000.0, fetch)
+            return flight.value, flight.stored_at, flight.source
         value = await fetch()
         arrived = self._clock.time()
-        if self._max_age_ms.get(key.data_type, 0) > 0:  # balances (0) are never kept
+        if keep:
             self._cache.put(key.text, CachedRead(value, arrived))
-        return value, arrived
+        return value, arrived, "exchange"
 
     def _finish(self, text: str, task: asyncio.Task[Any]) -> None:
         if self._inflight.get(text) is task:
