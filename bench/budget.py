@@ -2,6 +2,7 @@
 
     .venv/bin/python -m bench.budget            # about a minute
     .venv/bin/python -m bench.budget --seconds 1   # shorter load phases, same tables
+    .venv/bin/python -m bench.budget --cluster-only   # 3 nodes: own budgets vs Redis (issue 12)
 
 Everything runs on 127.0.0.1: the binance emulator (``tests.emulator``) in a child process,
 the server as a child via its CLI (ccxt throttle ON: ``enableRateLimit = true``, the only safe
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import secrets
 import signal
 import sys
@@ -42,6 +44,7 @@ from bench.rest_report import machine_header, table
 MODES = ("before", "after")
 HERD_KEYS = 40
 HERD_WEIGHT_LIMIT = 600
+CLUSTER_NODES = 3
 SYMBOLS = 64
 MAX_REQUESTS = 200_000  # per load phase; the time budget ends it first
 ORIGINAL = "original (issue 9): 50 req/s, p50 320 ms, 150 calls"
@@ -77,20 +80,23 @@ class BudgetEmulator(EmulatorProcess):
         return await self.command("stats")
 
 
-def config_text(base_url: str, *, enabled: bool, pro: bool = False) -> str:
+def config_text(
+    base_url: str, *, enabled: bool, pro: bool = False, redis_url: str | None = None
+) -> str:
     from tests.emulator.overrides import emulator_overrides
 
     overrides = _strip_none(emulator_overrides(base_url, "binance", pro=pro))
     if pro:  # binance's full ticker channel: bid/ask, so tickers can be served from streams
         overrides["options"]["watchTickers"] = {"name": "ticker"}
-    text = toml_document(
-        {
-            "": {"log_level": "warning"},
-            "ccxt": {"enable_rate_limit": True},
-            "budget": {"enabled": enabled},
-            "exchanges.binance": {"ccxt": overrides},
-        }
-    )
+    sections: dict[str, dict[str, Any]] = {
+        "": {"log_level": "warning"},
+        "ccxt": {"enable_rate_limit": True},
+        "budget": {"enabled": enabled},
+        "exchanges.binance": {"ccxt": overrides},
+    }
+    if redis_url is not None:
+        sections["cluster"] = {"redis_url": redis_url}
+    text = toml_document(sections)
     if tomllib.loads(text)["exchanges"]["binance"]["ccxt"] != overrides:
         raise AssertionError("TOML writer lost part of the ccxt overrides")
     return text
@@ -124,8 +130,11 @@ class Server:
             await conn.close()
 
 
-async def started_server(base_url: str, mode: str, token: str, *, pro: bool = False) -> Server:
-    process = ServerProcess(config_text(base_url, enabled=mode == "after", pro=pro), token)
+async def started_server(
+    base_url: str, mode: str, token: str, *, pro: bool = False, redis_url: str | None = None
+) -> Server:
+    config = config_text(base_url, enabled=mode == "after", pro=pro, redis_url=redis_url)
+    process = ServerProcess(config, token)
     await process.start()
     server = Server(process, token)
     status, body = await server.one("/api/exchange/instance", {"exchangeId": "binance"})
@@ -414,21 +423,161 @@ async def section_streams(emulator: BudgetEmulator, token: str, seconds: float) 
     ]
 
 
-async def run(seconds: float) -> None:
+async def section_cluster(token: str, bases: list[str], seconds: float) -> list[str]:
+    """Three server processes on one emulator (one IP): each alone, then sharing Redis.
+
+    c16 identical fetchTicker spread over the nodes, then the 40-key herd spread over them.
+    """
+    from tests.support.redis_server import RedisServer
+
+    same_rows: list[list[Any]] = []
+    herd_rows: list[list[Any]] = []
+    redis = RedisServer().start()
+    try:
+        for mode, url in (("3 nodes, own budgets", None), ("3 nodes, Redis", redis.url)):
+            emulator = BudgetEmulator(SYMBOLS, weight_limit=HERD_WEIGHT_LIMIT, accounts=HERD_KEYS)
+            await emulator.start()
+            servers: list[Server] = []
+            try:
+                while len(servers) < CLUSTER_NODES:  # one by one: each started one is stopped
+                    servers.append(
+                        await started_server(emulator.base_url, "after", token, redis_url=url)
+                    )
+                conns = [
+                    await Connection.open(HOST, servers[i % CLUSTER_NODES].process.port)
+                    for i in range(16)
+                ]
+                try:
+                    calls = [
+                        c.caller(
+                            servers[i % CLUSTER_NODES].request(
+                                "/api/exchange/fetchTicker", ticker_body("BTC/USDT")
+                            )
+                        )
+                        for i, c in enumerate(conns)
+                    ]
+                    await asyncio.sleep(1.1)  # past every freshness window: a cold start
+                    await emulator.reset()
+                    result = await run_load(calls, max_requests=MAX_REQUESTS, max_seconds=seconds)
+                    stats = await emulator.stats()
+                finally:
+                    for conn in conns:
+                        await conn.close()
+                same_rows.append(
+                    [
+                        mode,
+                        result.rps,
+                        result.pct_ms(50),
+                        result.pct_ms(99),
+                        result.completed,
+                        result.errors,
+                        ticker_calls(stats),
+                        math.ceil(result.seconds / 0.5),
+                    ]
+                )
+                await emulator.reset()
+                conns = [
+                    await Connection.open(HOST, servers[i % CLUSTER_NODES].process.port)
+                    for i in range(HERD_KEYS)
+                ]
+                outcomes: Counter[str] = Counter()
+                deadline = time.perf_counter() + seconds
+                try:
+                    await asyncio.wait_for(
+                        asyncio.gather(
+                            *(
+                                herd_client(
+                                    servers[i % CLUSTER_NODES],
+                                    conns[i],
+                                    i,
+                                    f"{bases[i]}/USDT",
+                                    deadline,
+                                    outcomes,
+                                    MAX_REQUESTS // HERD_KEYS,
+                                )
+                                for i in range(HERD_KEYS)
+                            )
+                        ),
+                        seconds + 60,
+                    )
+                finally:
+                    for conn in conns:
+                        await conn.close()
+                stats = await emulator.stats()
+            finally:
+                for server in servers:
+                    await server.process.stop()
+                await emulator.stop()
+            statuses = stats.get("statuses", {})
+            herd_rows.append(
+                [
+                    mode,
+                    statuses.get("429", 0),
+                    statuses.get("418", 0),
+                    outcomes["429 ours"],
+                    outcomes["429 exchange's"],
+                    outcomes["200 data"],
+                    outcomes["5xx"],
+                    sum(v for k, v in outcomes.items() if k.endswith("other")),
+                    rest_calls(stats),
+                ]
+            )
+    finally:
+        redis.close()
+    return [
+        table(
+            f"cluster: c16 identical fetchTicker BTC/USDT spread over {CLUSTER_NODES} nodes, "
+            f"{seconds:g} s",
+            [
+                "mode",
+                "req/s",
+                "p50 ms",
+                "p99 ms",
+                "answers",
+                "errors",
+                "exchange calls",
+                "500 ms windows",
+            ],
+            same_rows,
+            notes=["target with Redis: exchange calls <= 500 ms windows (one per max age)"],
+        ),
+        table(
+            f"cluster herd: {HERD_KEYS} API keys x {HERD_KEYS} symbols over {CLUSTER_NODES} "
+            f"nodes, {seconds:g} s, emulator limit {HERD_WEIGHT_LIMIT} weight/min per IP",
+            [
+                "mode",
+                "emulator 429",
+                "emulator 418",
+                "our 429",
+                "exchange 429 passed on",
+                "answers 200",
+                "5xx",
+                "other",
+                "exchange calls",
+            ],
+            herd_rows,
+            notes=["target with Redis: 0 x 418, at most one 429 at the emulator, no 5xx"],
+        ),
+    ]
+
+
+async def run(seconds: float, only_cluster: bool = False) -> None:
     from tests.emulator import market_data as md
 
     token = secrets.token_urlsafe(24)
     load_before = Path("/proc/loadavg").read_text().split()[:3]
     emulator = BudgetEmulator(SYMBOLS)
     sections: list[str] = []
-    try:
-        await emulator.start()
-        bases = list(md.bases(SYMBOLS))
-        sections += await section_throughput(emulator, token, bases, seconds)
-        sections += await section_streams(emulator, token, seconds)
-    finally:
-        await emulator.stop()
-    sections += await section_herd(token, bases, seconds)
+    bases = list(md.bases(SYMBOLS))
+    if not only_cluster:
+        try:
+            await emulator.start()
+            sections += await section_throughput(emulator, token, bases, seconds)
+            sections += await section_streams(emulator, token, seconds)
+        finally:
+            await emulator.stop()
+        sections += await section_herd(token, bases, seconds)
+    sections += await section_cluster(token, bases, seconds)
     print(
         machine_header(
             "bench.budget: read budget before/after (issue 9)",
@@ -451,13 +600,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=3.0, help="length of each load phase")
     parser.add_argument("--max-minutes", type=float, default=10.0, help="hard stop for the run")
+    parser.add_argument(
+        "--cluster-only", action="store_true", help="only the 3-node rows (Redis vs own budgets)"
+    )
     args = parser.parse_args(argv)
 
     async def bounded() -> None:
         task = asyncio.current_task()
         assert task is not None
         asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
-        await asyncio.wait_for(run(args.seconds), args.max_minutes * 60)
+        await asyncio.wait_for(run(args.seconds, args.cluster_only), args.max_minutes * 60)
 
     asyncio.run(bounded())
     return 0

@@ -17,6 +17,7 @@ from app.settings import ExchangeSettings, Settings
 from app.testing import eventually
 from tests.emulator.binance import API_KEY, SECRET, BinanceEmulator
 from tests.support.app import AUTH, make_app, make_settings
+from tests.support.redis_server import RedisServer
 from tests.support.server import served_client
 
 Client = httpx.AsyncClient
@@ -178,3 +179,50 @@ async def test_no_credential_reaches_redis(redis_url: str) -> None:
             assert key.encode() not in dump and secret.encode() not in dump
     finally:
         await client.aclose()
+
+
+async def test_redis_away_nodes_keep_serving_then_share_again(
+    own_redis_server: RedisServer,
+) -> None:
+    def long_ticker_age(settings: Settings) -> None:
+        settings.budget.max_age_ms["ticker"] = 60_000
+
+    async with (
+        BinanceEmulator(symbols=16) as emulator,
+        cluster(emulator, own_redis_server.url, 2, long_ticker_age) as nodes,
+    ):
+        for node in nodes:
+            assert (await post(node, "instance", {"exchangeId": "binance"})).status_code == 200
+        assert (await post(nodes[0], "fetchTicker", TICKER)).status_code == 200
+        own_redis_server.kill()
+        # Every read is still answered (own limiter share, own call, own copy), none hangs.
+        answers = await asyncio.wait_for(
+            asyncio.gather(
+                *(
+                    post(nodes[i % 2], "fetchTicker", {**TICKER, "symbol": s})
+                    for i, s in enumerate(["ETH/USDT", "ETH/USDT", "BTC/USDT", "BTC/USDT"])
+                )
+            ),
+            20,
+        )
+        assert [r.status_code for r in answers] == [200, 200, 200, 200]
+        page = (await nodes[0].get("/api/budget", headers=AUTH)).json()["data"]["exchanges"]
+        assert page["binance"]["shared"] is False
+        own_redis_server.start()
+
+        async def shared_again() -> bool:
+            await post(nodes[0], "fetchTicker", {**TICKER, "maxAgeMs": 0})
+            page = (await nodes[0].get("/api/budget", headers=AUTH)).json()["data"]
+            return bool(page["exchanges"]["binance"]["shared"])
+
+        await eventually(shared_again, timeout=10, interval=0.2, message="budget shared again")
+        # And answers are shared again: node 0's new read answers node 1 from Redis.
+        fresh = {**TICKER, "symbol": f"{emulator.bases[7]}/USDT"}
+        before = emulator.count("/ticker/24hr")
+        first = await post(nodes[0], "fetchTicker", fresh)
+        second = await post(nodes[1], "fetchTicker", fresh)
+        assert [first.headers["X-Data-Source"], second.headers["X-Data-Source"]] == [
+            "exchange",
+            "cache",
+        ]
+        assert emulator.count("/ticker/24hr") == before + 1

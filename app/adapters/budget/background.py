@@ -21,11 +21,13 @@ log = structlog.get_logger(__name__)
 class Background:
     """A set of running write tasks; a failed write is logged (without its arguments), never
     raised: the node's own copy already holds the change, and Redis-away is handled by the
-    adapter's next awaited call."""
+    adapter's next awaited call. The first failure after a success is a warning, the rest of
+    a run of failures (an outage) debug lines."""
 
     def __init__(self, name: str) -> None:
         self._name = name
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._failing = False
 
     def spawn(self, work: Awaitable[Any]) -> None:
         """Run ``work`` in the running loop; without one (start-up code), it is dropped."""
@@ -41,12 +43,15 @@ class Background:
 
     def _done(self, task: asyncio.Task[Any]) -> None:
         self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.warning(
-                "shared_write_failed",
-                component=self._name,
-                error=type(task.exception()).__name__,
-            )
+        if task.cancelled():
+            return
+        error = task.exception()
+        if error is None:
+            self._failing = False
+            return
+        report = log.debug if self._failing else log.warning
+        self._failing = True
+        report("shared_write_failed", component=self._name, error=type(error).__name__)
 
     async def drain(self) -> None:
         """Wait for every write started so far (errors already logged, not raised)."""
