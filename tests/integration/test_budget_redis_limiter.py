@@ -129,3 +129,25 @@ async def test_redis_away_each_node_keeps_its_share_then_shares_again(
     await a.refresh()
     snap = a.snapshot()["binance"]
     assert snap["shared"] is True and snap["families"]["api"]["weightUsed"] == 10
+
+
+async def test_the_container_picks_the_redis_adapters_only_in_cluster_mode(redis_url: str) -> None:
+    from app.adapters.budget import InMemoryFreshnessCache, InMemoryRateBudget
+    from app.adapters.budget.redis_cache import RedisFreshnessCache
+    from app.adapters.budget.redis_flights import RedisReadFlights
+    from app.container import build_container
+    from app.settings import load_settings
+
+    single = build_container(load_settings(env={}))
+    assert isinstance(single.rate_budget(), InMemoryRateBudget)
+    assert isinstance(single.freshness_cache(), InMemoryFreshnessCache)
+    assert single.read_flights() is None
+    node = build_container(load_settings(env={"REDIS_URL": redis_url}))
+    try:
+        assert isinstance(node.rate_budget(), RedisRateBudget)
+        assert isinstance(node.freshness_cache(), RedisFreshnessCache)
+        assert isinstance(node.read_flights(), RedisReadFlights)
+    finally:
+        client = node.redis()
+        assert client is not None
+        await client.aclose()
