@@ -77,9 +77,10 @@ class StreamOwnership(Protocol):
         """
         ...
 
-    async def latest(self, stream_id: str) -> ClusterMessage | None:
-        """The owner's last ``data`` report (kept with each publish), or None: what a node
-        that starts following shows a joining subscriber at once (``cached``).
+    async def last_reports(self, stream_id: str) -> list[ClusterMessage]:
+        """What a node that starts following needs, kept with each publish: the owner's last
+        ``data`` report and, when the stream has not been live since, the ``error``/``stale``
+        report it is recovering from (in that order; an empty list: nothing kept).
 
         Raises:
             ClusterUnavailable: the shared store cannot be reached.

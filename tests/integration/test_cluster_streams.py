@@ -307,3 +307,33 @@ async def test_a_node_that_starts_following_greets_its_first_subscriber_with_the
     [(update, to)] = b.publisher.updates
     assert update.cached and update.data["last"] == 1.0 and update.timestamp == delivered_at
     assert [s.subscription_id for s in to] == [subscription.subscription_id]
+
+
+async def test_a_node_that_starts_following_a_recovering_stream_shows_its_status(
+    nodes: Callable[[str], Node],
+) -> None:
+    from app.domain.errors import ExchangeUnreachable
+
+    a, b = nodes("a"), nodes("b")
+    await a.streams.subscribe("ca", ticker())
+    await eventually(lambda: a.watching() == 1)
+    a.push({"symbol": "BTC/USDT", "last": 1.0})
+    await eventually(lambda: a.seen(1.0))
+    [gateway] = [g for g in a.backend.created if g.pending_watchers("ticker", "BTC/USDT")]
+    gateway.fail_next("watch_ticker", ExchangeUnreachable("binance is unreachable"))
+    a.push({"symbol": "BTC/USDT", "last": 2.0})  # re-arms the watch: the next one fails
+    await eventually(
+        lambda: ("recovering", "binance is unreachable") in [s[:2] for s in a.publisher.statuses]
+    )
+    subscription = await b.streams.subscribe("cb", ticker())
+    await b.streams.greet("cb", subscription.subscription_id)
+    assert [s[:2] for s in b.publisher.statuses] == [("recovering", "binance is unreachable")]
+    assert [u.data["last"] for u, _ in b.publisher.updates] == [2.0]  # cached: the last update
+    assert b.publisher.errors == []  # an error event only reaches those who were there
+
+    def live_again() -> bool:
+        a.push({"symbol": "BTC/USDT", "last": 3.0})
+        return b.seen(3.0)
+
+    await eventually(live_again, interval=0.05)
+    assert b.publisher.statuses[-1][:2] == ("live", "Receiving updates")

@@ -62,8 +62,8 @@ class InProcessStreamOwnership:
         if self._holders.get(stream_id) != holder:
             refused()
 
-    async def latest(self, stream_id: str) -> ClusterMessage | None:
-        return None  # nobody else publishes
+    async def last_reports(self, stream_id: str) -> list[ClusterMessage]:
+        return []  # nobody else publishes
 
     async def follow(
         self,

@@ -34,6 +34,7 @@ PUBLISH_BATCH = 256
 PUBLISH_QUEUE_MAX = 10_000
 """Reports queued at most while Redis is slow; beyond it the oldest are dropped."""
 RECONNECT_SECONDS = 0.5
+_KEEP = {"data": "data", "error": "state", "stale": "state"}
 LATEST_TTL_MS = 30_000
 """How long the owner's last update is kept for nodes that start following (refreshed with
 every update; a stream quiet longer than this gives a new follower nothing cached)."""
@@ -73,7 +74,7 @@ class RedisStreamOwnership:
         self._pubsub: PubSub | None = None
         self._reader: asyncio.Task[None] | None = None
         self._reader_ok = True
-        self._outbox: deque[tuple[str, str, bytes, int | str, Callable[[], None]]] = deque()
+        self._outbox: deque[tuple[str, str, bytes, str, Callable[[], None]]] = deque()
         self._outbox_ready = asyncio.Event()
         self._sender: asyncio.Task[None] | None = None
         self._sending = False
@@ -132,7 +133,7 @@ class RedisStreamOwnership:
         if len(self._outbox) >= PUBLISH_QUEUE_MAX:
             self._outbox.popleft()
             self.dropped += 1
-        keep = LATEST_TTL_MS if message.kind == "data" else ""
+        keep = _KEEP.get(message.kind, "")
         self._outbox.append((stream_id, holder, self._encoder.encode(message), keep, refused))
         self._outbox_ready.set()
         if self._sender is None or self._sender.done():
@@ -159,11 +160,20 @@ class RedisStreamOwnership:
                 try:
                     async with self._redis.pipeline(transaction=False) as pipe:
                         for stream_id, holder, payload, keep, _refused in batch:
-                            await self._publish(
-                                keys=[scripts.lease_key(stream_id), scripts.latest_key(stream_id)],
-                                args=[holder, scripts.channel(stream_id), payload, keep],
-                                client=pipe,
-                            )
+                            keys = [
+                                scripts.lease_key(stream_id),
+                                scripts.latest_key(stream_id),
+                                scripts.state_key(stream_id),
+                            ]
+                            channel = scripts.channel(stream_id)
+                            args: list[str | bytes | int] = [
+                                holder,
+                                channel,
+                                payload,
+                                keep,
+                                LATEST_TTL_MS,
+                            ]
+                            await self._publish(keys=keys, args=args, client=pipe)
                         results = await pipe.execute(raise_on_error=False)
                 except self._errors as exc:
                     self.dropped += len(batch)
@@ -174,17 +184,18 @@ class RedisStreamOwnership:
                         self.refused += 1
                         refused()
 
-    async def latest(self, stream_id: str) -> ClusterMessage | None:
+    async def last_reports(self, stream_id: str) -> list[ClusterMessage]:
+        keys = [scripts.latest_key(stream_id), scripts.state_key(stream_id)]
         try:
-            raw = await self._redis.get(scripts.latest_key(stream_id))
+            raws = await self._redis.mget(keys)
         except self._errors as exc:
             raise ClusterUnavailable(type(exc).__name__) from None
-        if not isinstance(raw, bytes):
-            return None
-        try:
-            return self._decoder.decode(raw)
-        except msgspec.DecodeError:
-            return None
+        reports = []
+        for raw in raws:
+            if isinstance(raw, bytes):
+                with contextlib.suppress(msgspec.DecodeError):
+                    reports.append(self._decoder.decode(raw))
+        return reports
 
     async def follow(
         self,

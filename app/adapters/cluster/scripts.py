@@ -7,7 +7,8 @@ Times come from Redis's own clock (``TIME``), so node clocks never matter. Keys 
 - ``pm:fence:<id>``  the last fence handed out (INCR; started from Redis's clock in ms when
   missing, so fences keep growing across a Redis restart without persistence);
 - ``pm:subs:<id>``   hash node -> ``<expires_ms>:<count>`` (per-node subscriber heartbeats);
-- ``pm:latest:<id>`` the owner's last ``data`` report, for a node that starts following.
+- ``pm:latest:<id>`` the owner's last ``data`` report, and ``pm:state:<id>`` its last
+  ``error``/``stale`` report while not live again: what a node that starts following needs.
 """
 
 from __future__ import annotations
@@ -61,14 +62,21 @@ return {'owner', current, elsewhere}
 heartbeat TTL ms, "1" to release. Returns {role, lease value, subscribers elsewhere}."""
 
 PUBLISH = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  if ARGV[4] ~= '' then redis.call('SET', KEYS[2], ARGV[3], 'PX', ARGV[4]) end
-  return redis.call('PUBLISH', ARGV[2], ARGV[3])
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then
+  return -1
 end
-return -1
+if ARGV[4] == 'data' then
+  redis.call('SET', KEYS[2], ARGV[3], 'PX', ARGV[5])
+  redis.call('DEL', KEYS[3])
+elseif ARGV[4] == 'state' then
+  redis.call('SET', KEYS[3], ARGV[3], 'PX', ARGV[5])
+end
+return redis.call('PUBLISH', ARGV[2], ARGV[3])
 """
-"""KEYS: lease, latest. ARGV: holder, channel, payload, TTL ms to keep it as the stream's latest
-("" for an error report). -1: the holder no longer holds the lease (nothing sent or kept)."""
+"""KEYS: lease, latest, state. ARGV: holder, channel, payload, what to keep it as (``data``:
+the stream's latest update, which also clears the state; ``state``: the failure it is
+recovering from; "": nothing), TTL ms. -1: the holder no longer holds the lease (nothing
+sent or kept)."""
 
 LEAVE = """
 redis.call('HDEL', KEYS[2], ARGV[1])
@@ -95,6 +103,10 @@ def subs_key(stream_id: str) -> str:
 
 def latest_key(stream_id: str) -> str:
     return f"pm:latest:{stream_id}"
+
+
+def state_key(stream_id: str) -> str:
+    return f"pm:state:{stream_id}"
 
 
 def channel(stream_id: str) -> str:

@@ -193,7 +193,8 @@ class ClusteredStream:
                 await self._ownership.follow(self.id, self._deliver, self.wake)
                 self._following = True
                 if self._stream.latest_at is None:
-                    self._seed(await self._ownership.latest(self.id))
+                    for report in await self._ownership.last_reports(self.id):
+                        self._seed(report)
             except ClusterUnavailable:
                 await self._go_alone()
                 return
@@ -202,13 +203,17 @@ class ClusteredStream:
         if self._local_count() == 0:
             self._stop()  # a follower nobody here uses: leave at once
 
-    def _seed(self, message: ClusterMessage | None) -> None:
-        """A new follower keeps the owner's last update as its latest: a subscriber joining
-        here gets it at once, marked ``cached`` with the time the owner delivered it."""
+    def _seed(self, message: ClusterMessage) -> None:
+        """A new follower starts from the owner's last reports: its last update becomes the
+        latest (a subscriber joining here gets it at once, ``cached``, with the time the owner
+        delivered it); a failure it is still recovering from sets the status it then sees."""
         stream = self._stream
-        if message is None or message.kind != "data" or stream.latest_at is not None:
-            return
         if message.fence < self._seen:
+            return
+        if message.kind in ("error", "stale"):
+            self._deliver_as_follower(message)  # nobody is attached yet: it sets the state
+            return
+        if message.kind != "data" or stream.latest_at is not None:
             return
         age_ms = max(0, self._clock_ms() - message.timestamp)
         stream.latest = message.data
@@ -262,6 +267,9 @@ class ClusteredStream:
             if self.role == "owner" and message.fence > fence_of(self._holder):
                 self.wake()  # a later owner speaks: find out at once
             return
+        self._deliver_as_follower(message)
+
+    def _deliver_as_follower(self, message: ClusterMessage) -> None:
         events = self._events
         if message.kind == "data":
             events.on_data(message.data, message.restarted)
