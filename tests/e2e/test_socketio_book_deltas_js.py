@@ -77,5 +77,7 @@ async def test_book_deltas_rebuild_the_full_book_with_the_js_client(
     assert summary["kinds"]["delta20"]["snapshot"] >= 2
     assert summary["resync"] == {"answer": "snapshot"}
     join = summary["join"]
-    assert join["cached"] is True and join["type"] == "snapshot"
+    # the cached latest update at once, or (a race at 10 Hz) a live one that came first
+    assert join["cached"] is True or join["liveAfterJoin"] is True, join
+    assert join["type"] == "snapshot"
     assert join["ms"] < 1000  # at once, not at the next tick; p99 is measured by bench/fanout.py

@@ -148,7 +148,9 @@ async def test_a_moving_book_rebuilt_from_deltas_for_30_s_equals_full_and_rest(
 
     # a late joiner of the running stream: its first data at once, cached, a snapshot
     join = summary["join"]
-    assert join["cached"] is True and join["type"] == "snapshot" and join["seq"] == 1
+    # (or, a race at 10 Hz, a live update that reached it before its greeting: at once too)
+    assert join["cached"] is True or join["liveAfterJoin"] is True, join
+    assert join["type"] == "snapshot" and join["seq"] == 1
     assert join["levels"] <= 20
     assert join["ms"] < 1000  # p99 is measured by bench/fanout.py
 

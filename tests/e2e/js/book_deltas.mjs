@@ -25,7 +25,11 @@ const rebuilt = {};
 
 function connect(name, payload, onData) {
   const socket = io(url, { transports: ['websocket'], auth: { token }, reconnection: false });
-  socket.on('connect', () => { socket.sentAt = performance.now(); socket.emit('subscribe', payload); });
+  socket.on('connect', () => {
+    socket.sentAt = performance.now();
+    socket.sentWall = Date.now();
+    socket.emit('subscribe', payload);
+  });
   socket.on('subscription_error', (msg) => summary.errors.push({ name, msg }));
   socket.on('resync_error', (msg) => summary.errors.push({ name, msg }));
   socket.on('data', (event) => onData(socket, event));
@@ -104,6 +108,8 @@ setTimeout(() => {
     if (summary.join !== null) return;
     summary.join = {
       ms: performance.now() - socket.sentAt, cached: event.cached === true, type: event.data.type,
+      // a live update that reached the joiner before its greeting (then no cached one follows)
+      liveAfterJoin: event.cached !== true && event.timestamp >= socket.sentWall,
     };
     socket.close();
   });

@@ -148,12 +148,15 @@ setTimeout(() => {
 setTimeout(() => {
   const late = io(url, { transports: ['websocket'], auth: { token }, reconnection: false });
   const sentAt = performance.now();
+  const sentWall = Date.now();
   late.on('connect', () => late.emit('subscribe', { ...base, format: 'delta', depth: 20 }));
   late.on('data', (event) => {
     if (summary.join !== null) return;
     summary.join = {
       ms: performance.now() - sentAt, cached: event.cached === true, type: event.data.type,
       seq: event.data.seq, levels: Math.max(event.data.bids.length, event.data.asks.length),
+      // a live update that reached the joiner before its greeting (then no cached one follows)
+      liveAfterJoin: event.cached !== true && event.timestamp >= sentWall,
     };
     late.close();
   });
