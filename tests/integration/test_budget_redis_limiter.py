@@ -151,3 +151,23 @@ async def test_the_container_picks_the_redis_adapters_only_in_cluster_mode(redis
         client = node.redis()
         assert client is not None
         await client.aclose()
+
+
+async def test_a_scrape_s_snapshot_catches_up_with_the_other_nodes(
+    redis_url: str, nodes: Nodes
+) -> None:
+    from app.testing import eventually
+
+    clock = ManualWallClock(MINUTE_START)
+    a, b = nodes(redis_url, clock, 2)
+    await b.acquire("binance", "api", 1)
+    for _ in range(4):
+        await a.acquire("binance", "api", 1)
+    # b's own copy knows only its request; the snapshot starts a re-read (no await: scrapes
+    # are synchronous), and a later snapshot shows the cluster's five.
+    assert b.snapshot()["binance"]["families"]["api"]["requests"] == 1
+    await eventually(
+        lambda: b.snapshot()["binance"]["families"]["api"]["requests"] == 5,
+        timeout=5,
+        message="b's snapshot shows a's requests",
+    )

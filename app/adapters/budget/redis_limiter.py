@@ -52,6 +52,8 @@ NODE_SEEN_S = 120.0
 """A node that took weight within this many seconds counts as sharing the budget."""
 REDIS_RETRY_S = 1.0
 """While Redis is away, it is tried again at most this often (node clock, seconds)."""
+SNAPSHOT_REREAD_S = 5.0
+"""``snapshot`` (Prometheus scrapes) re-reads the shared figures at most this often."""
 REDIS_FAILURES = (RedisError, OSError, TimeoutError)
 """What a lost or unreachable Redis raises through redis-py (connection, timeout, loading)."""
 
@@ -165,6 +167,8 @@ class RedisRateBudget:
         self._local: InMemoryRateBudget | None = None  # set while Redis is away
         self._retry_at = 0.0
         self._writes = Background("rate_budget")
+        self._rereads = Background("rate_budget_reread")
+        self._read_at = float("-inf")
         self._acquire = redis.register_script(ACQUIRE)
         self._observe = redis.register_script(OBSERVE)
         self._stop = redis.register_script(STOP)
@@ -317,6 +321,10 @@ class RedisRateBudget:
 
     async def refresh(self) -> None:
         await self._writes.drain()
+        await self._reread()
+
+    async def _reread(self) -> None:
+        self._read_at = self._clock.time()
         if self._local is not None and self._clock.time() < self._retry_at:
             return
         try:
@@ -363,6 +371,11 @@ class RedisRateBudget:
 
     def snapshot(self) -> dict[str, dict[str, Any]]:
         now = self._clock.time()
+        if now - self._read_at >= SNAPSHOT_REREAD_S and not self._rereads.pending():
+            # Scrapes call this synchronously: they get the copy as it is, and start a
+            # re-read so that the next scrape shows the other nodes' counts too.
+            self._read_at = now
+            self._rereads.spawn(self._reread())
         if self._local is not None:
             out = self._local.snapshot()
         else:
