@@ -139,3 +139,71 @@ def test_rendered_line_shows_the_token_name_and_redacts_a_token_value(
     line = json.loads(_lines(stream)[0])
     assert line["token_name"] == "desk-a"
     assert line["token"] == REDACTED
+
+
+def _both_lines(fields: dict[str, object]) -> tuple[dict[str, object], dict[str, object]]:
+    """The structlog chain's line and the fast line for the same fields, timestamps dropped."""
+    stream = io.StringIO()
+    configure_logging("info", "json", stream=stream)
+    try:
+        std = logging.getLogger("app.http")
+        with structlog.contextvars.bound_contextvars(request_id="rid-1"):
+            structlog.get_logger("app.http").info("http_request", **fields)
+            emit_info(std, "http_request", **fields)
+    finally:
+        structlog.reset_defaults()
+        logging.getLogger().handlers.clear()
+    slow, fast = (json.loads(line) for line in _lines(stream))
+    assert list(slow) == list(fast)
+    slow.pop("timestamp")
+    fast.pop("timestamp")
+    return slow, fast
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"path": "/caf\u00e9/x", "status": 404},  # non-ASCII: the chain renders it
+        {"path": "/x", "nested": {"apiKey": "k-123456", "ok": [1, "two"]}},  # not a scalar
+        {"path": "/x?token=abcdef", "detail": "Bearer abc.def", "secret": "s-1"},  # scrubbed
+        {"path": "/x", "flag": True, "none": None, "ratio": 0.25},
+    ],
+)
+def test_fast_line_matches_the_chain_on_unusual_fields(fields: dict[str, object]) -> None:
+    slow, fast = _both_lines(fields)
+    assert fast == slow
+    assert fast["request_id"] == "rid-1"
+    assert "abcdef" not in json.dumps(fast) and "k-123456" not in json.dumps(fast)
+
+
+def test_fast_line_scrubs_a_secret_written_with_a_look_alike_letter(
+    configured: tuple[io.StringIO, logging.Logger],
+) -> None:
+    """U+017F (long s) folds to "s" in the patterns' IGNORECASE matching, not in lower()."""
+    stream, std = configured
+    emit_info(std, "http_request", path="/x", detail="\u017fecret=hidden-value")
+    emit_info(std, "http_request", path="/x", detail="secret=hidden-value")  # positive control
+    first, second = (json.loads(line) for line in _lines(stream))
+    assert second["detail"] == f"secret={REDACTED}"
+    assert "hidden-value" not in first["detail"]
+
+
+@pytest.mark.parametrize(
+    ("nanos", "text"),
+    [
+        (1_796_083_810_123_456_789, "2026-12-01T00:10:10.123456Z"),
+        (1_796_083_810_000_000_999, "2026-12-01T00:10:10Z"),  # isoformat drops a zero fraction
+    ],
+)
+def test_timestamp_is_the_structlog_iso_utc_text(
+    nanos: int, text: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from datetime import UTC, datetime
+
+    from app import observability
+
+    monkeypatch.setattr(observability.time, "time_ns", lambda: nanos)
+    stamp = observability._UtcStamp()
+    assert stamp() == text
+    reference = datetime.fromtimestamp(nanos // 1000 / 1e6, UTC).isoformat()
+    assert reference.replace("+00:00", "Z") == text
