@@ -1,15 +1,18 @@
-"""One log line and one metrics sample per HTTP request.
+"""The REST edge: one pass per request for the request id, HEAD, the log line and metrics.
 
 The log line has method, path (never the query), status, duration, request id and the
 token's *name*; the metrics sample has the route template (never the raw path), method,
-status and duration. One wrapper does both so a request pays for one extra ASGI layer.
+status and duration. HEAD is answered as the GET of the same path without its body (RFC
+9110 9.3.2: uptime monitors probe with HEAD; Litestar routes HEAD only to handlers that
+declare it, and a GET handler with a body cannot). One wrapper does all of it, so a request
+pays for one extra ASGI layer and one ``send`` wrapper (ADR 0121).
 """
 
 from __future__ import annotations
 
 import logging
-import secrets
-import time
+import os
+from time import perf_counter
 from typing import Any
 
 import structlog
@@ -23,12 +26,20 @@ from app.ports.metrics import Metrics
 log = logging.getLogger("app.http")  # written through emit_info: the structlog line, cheaper
 
 _REQUEST_ID_HEADER = b"x-request-id"
+_bind = structlog.contextvars.bind_contextvars
+_reset = structlog.contextvars.reset_contextvars
 UNMATCHED_ROUTE = "unmatched"
 """The route label of requests no handler matched (404s): raw paths would be unbounded."""
 
 
 class RequestLogMiddleware:
-    """Outermost ASGI wrapper. Socket.IO's own traffic is skipped: it is not a request/response."""
+    """Outermost REST wrapper. Socket.IO's own traffic is skipped: it is not a request/response.
+
+    Per request: the request id (a sane ``X-Request-ID`` is kept, else 32 random hex digits)
+    is bound for every line logged meanwhile and sent back as ``X-Request-ID``; a HEAD goes
+    to the app as a GET and its body is dropped (status and headers, Content-Length included,
+    pass unchanged); afterwards one ``http_request`` line and one metrics sample.
+    """
 
     def __init__(
         self,
@@ -42,44 +53,52 @@ class RequestLogMiddleware:
         self._metrics: Metrics = metrics or NullMetrics()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != ScopeType.HTTP or scope.get("path", "").startswith(self._skip):
+        path: str = scope.get("path", "")
+        if scope["type"] != ScopeType.HTTP or path.startswith(self._skip):
             await self._app(scope, receive, send)
             return
-        request_id = _incoming_request_id(scope) or secrets.token_hex(16)
-        started = time.perf_counter()
+        request_id = _incoming_request_id(scope) or os.urandom(16).hex()
+        id_header = (_REQUEST_ID_HEADER, request_id.encode())
+        started = perf_counter()
         status = 500
         state: dict[str, Any] = scope.setdefault("state", {})
+        method = scope.get("method", "")
+        head = method == "HEAD"
 
         async def send_with_id(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                headers = list(message.get("headers", ()))
-                headers.append((_REQUEST_ID_HEADER, request_id.encode()))
-                message["headers"] = headers
+                message["headers"] = [*message.get("headers", ()), id_header]
+            elif head and message["type"] == "http.response.body":
+                if message.get("more_body", False):
+                    return
+                message = {"type": "http.response.body", "body": b"", "more_body": False}
             await send(message)
 
-        # bind/reset rather than bound_contextvars(): the same binding, a third of the cost.
-        tokens = structlog.contextvars.bind_contextvars(request_id=request_id)
+        inner: Any = {**scope, "method": "GET"} if head else scope
+        tokens = _bind(request_id=request_id)
         try:
-            await self._app(scope, receive, send_with_id)
+            await self._app(inner, receive, send_with_id)
         finally:
             try:
-                seconds = time.perf_counter() - started
-                method = scope.get("method", "")
-                route = scope.get("path_template") or UNMATCHED_ROUTE
+                seconds = perf_counter() - started
+                # The router names the route on the scope it saw (a template, never the path).
+                route: str = inner.get("path_template") or UNMATCHED_ROUTE
+                if head and "path_template" in inner:
+                    scope["path_template"] = route
                 self._metrics.http_request(route, method, status, seconds)
                 emit_info(
                     log,
                     "http_request",
                     method=method,
-                    path=scope.get("path"),
+                    path=path,
                     status=status,
                     duration_ms=round(seconds * 1000, 3),
                     token_name=state.get("token_name"),
                 )
             finally:
-                structlog.contextvars.reset_contextvars(**tokens)
+                _reset(**tokens)
 
 
 def _incoming_request_id(scope: Scope) -> str | None:

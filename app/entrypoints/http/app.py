@@ -6,7 +6,7 @@ from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
-from litestar import Litestar, get
+from litestar import Litestar, Router, get
 from litestar.config.cors import CORSConfig
 from litestar.di import NamedDependency, Provide
 from litestar.middleware import DefineMiddleware
@@ -18,6 +18,7 @@ from app.adapters.backends import BackendRegistry
 from app.entrypoints.http.auth import BearerAuthMiddleware
 from app.entrypoints.http.body import JsonBodyMiddleware
 from app.entrypoints.http.budget import budget_stats
+from app.entrypoints.http.cors import skip_cors_without_origin
 from app.entrypoints.http.docs_assets import docs_asset, swagger_plugin
 from app.entrypoints.http.exception_handlers import EXCEPTION_HANDLERS
 from app.entrypoints.http.exchange import ExchangeController
@@ -47,8 +48,20 @@ async def list_backends(backend_catalog: NamedDependency[BackendRegistry]) -> di
     return {"success": True, "data": backend_catalog.describe()}
 
 
+def open_handlers() -> list[Any]:
+    """Handlers that never need a token or a body: they run without route middleware.
+
+    Litestar wraps every route that has middleware in a second exception layer; these
+    routes (liveness, readiness, the status page) skip it, the token gate and the body
+    check, none of which they used (ADR 0121). Their paths are also among the gate's open
+    prefixes, so a plugin route below them stays open as before.
+    """
+    return [health, ready, status_page, status_asset]
+
+
 def route_handlers() -> list[Any]:
-    """Every REST handler. New entrypoint modules add theirs here."""
+    """Every REST handler. New entrypoint modules add theirs here (they get the token gate
+    and the body check unless also listed in ``open_handlers``)."""
     return [
         health,
         list_backends,
@@ -108,24 +121,39 @@ def create_http_app(
         if settings.docs_enabled
         else None
     )
-    return Litestar(
+    unguarded = open_handlers()
+    access_provider = services["access_service"]
+
+    def access() -> Any:
+        # A plain function: Litestar deep-copies a Router's middleware arguments, and a copy
+        # of a container provider would be a second AccessService (reloads would miss it).
+        return access_provider()
+
+    guarded = Router(
+        path="/",
         route_handlers=[
-            *route_handlers(),
-            *([docs_asset] if settings.docs_enabled else []),
+            *(h for h in route_handlers() if h not in unguarded),
             *extra_handlers,
+        ],
+        middleware=[
+            DefineMiddleware(
+                BearerAuthMiddleware,
+                access=access,
+                open_prefixes=open_prefixes,
+            ),
+            DefineMiddleware(JsonBodyMiddleware),
+        ],
+    )
+    app = Litestar(
+        route_handlers=[
+            *unguarded,
+            guarded,
+            *([docs_asset] if settings.docs_enabled else []),
         ],
         dependencies={
             name: Provide(_provider(factory), sync_to_thread=False)
             for name, factory in services.items()
         },
-        middleware=[
-            DefineMiddleware(
-                BearerAuthMiddleware,
-                access=services["access_service"],
-                open_prefixes=open_prefixes,
-            ),
-            DefineMiddleware(JsonBodyMiddleware),
-        ],
         cors_config=CORSConfig(
             allow_origins=list(settings.cors_origins),
             allow_methods=CORS_METHODS,  # type: ignore[arg-type]
@@ -137,6 +165,8 @@ def create_http_app(
         debug=False,
         logging_config=None,  # logging is configured once, by the composition root
     )
+    skip_cors_without_origin(app)
+    return app
 
 
 def _provider(factory: Callable[[], Any]) -> Callable[[], Any]:

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Receive, Scope, Send
 
-from app.domain.access import AccessService, QuotaExceeded
+from app.domain.access import AccessService, NamedToken, QuotaExceeded
 from app.entrypoints.http.responses import send_json
 
 TOKEN_NAME_STATE = "token_name"
@@ -38,7 +38,7 @@ class BearerAuthMiddleware:
         if scope["type"] != ScopeType.HTTP or self._is_open(scope):
             await self._app(scope, receive, send)
             return
-        presented = _bearer_token(scope)
+        presented = bearer_token(scope)
         if not presented:
             # RFC 9110 11.6.1: a 401 names the scheme it wants.
             await send_json(
@@ -50,20 +50,8 @@ class BearerAuthMiddleware:
         if token is None:
             await send_json(send, 403, {"error": "Invalid token"})
             return
-        state = scope.get("state")
-        if isinstance(state, dict):
-            state[TOKEN_NAME_STATE] = token.name
-        try:
-            await access.admit_request(token)
-        except QuotaExceeded as exc:
-            await send_json(
-                send,
-                429,
-                {"error": QUOTA_ERROR, "details": exc.details, "errorType": "QuotaExceeded"},
-                headers=[(b"retry-after", str(exc.retry_after_seconds).encode())],
-            )
-            return
-        await self._app(scope, receive, send)
+        if await admit(access, token, scope, send):
+            await self._app(scope, receive, send)
 
     def _is_open(self, scope: Scope) -> bool:
         if scope.get("method") == "OPTIONS":  # CORS preflight carries no credentials
@@ -72,7 +60,27 @@ class BearerAuthMiddleware:
         return any(path == p or path.startswith(p + "/") for p in self._open_prefixes)
 
 
-def _bearer_token(scope: Scope) -> bytes:
+async def admit(access: AccessService, token: NamedToken, scope: Scope, send: Send) -> bool:
+    """Name the token for the request log and spend one request of its quota: True, or
+    False after answering 429 ``Too many requests`` with ``Retry-After``."""
+    state = scope.get("state")
+    if isinstance(state, dict):
+        state[TOKEN_NAME_STATE] = token.name
+    try:
+        await access.admit_request(token)
+    except QuotaExceeded as exc:
+        await send_json(
+            send,
+            429,
+            {"error": QUOTA_ERROR, "details": exc.details, "errorType": "QuotaExceeded"},
+            headers=[(b"retry-after", str(exc.retry_after_seconds).encode())],
+        )
+        return False
+    return True
+
+
+def bearer_token(scope: Scope) -> bytes:
+    """The token of the first ``Authorization`` header if its scheme is Bearer, else b""."""
     for name, value in scope.get("headers", ()):
         if name == b"authorization":
             scheme, _, token = value.partition(b" ")

@@ -52,7 +52,7 @@ class JsonBodyMiddleware:
             return
         headers = _headers(scope)
         content_type = headers.get(b"content-type", b"").decode("latin-1")
-        if not _is_json(content_type):
+        if not is_json_media_type(content_type):
             if not content_type and not _has_body(headers):
                 raise BadInput("Request body is required (a JSON object)")
             raise BadInput("Content-Type must be application/json")
@@ -81,7 +81,8 @@ def _has_body(headers: dict[bytes, bytes]) -> bool:
     return b"transfer-encoding" in headers or headers.get(b"content-length", b"") not in (b"", b"0")
 
 
-def _is_json(content_type: str) -> bool:
+def is_json_media_type(content_type: str) -> bool:
+    """``application/json`` or ``application/<anything>+json``, parameters ignored."""
     media = content_type.split(";", 1)[0].strip().lower()
     return media == "application/json" or (
         media.startswith("application/") and media.endswith("+json")
@@ -164,4 +165,4 @@ def _replay(body: bytes, original: Receive) -> Receive:
     return receive
 
 
-__all__ = ["JsonBodyMiddleware", "UnsupportedContentEncoding"]
+__all__ = ["JsonBodyMiddleware", "UnsupportedContentEncoding", "is_json_media_type"]

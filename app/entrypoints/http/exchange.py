@@ -57,6 +57,68 @@ def domain_config(
     )
 
 
+# The reads behind the fetch* routes, shared with the raw road of ``fast_reads`` (ADR 0121):
+# a body in, the answer out, the receipt filled (source and age for X-Data-Source).
+
+
+async def read_ticker(
+    data: SymbolRequest, service: ExchangeService, receipt: ReadReceipt
+) -> TickerResponse:
+    result = await service.fetch_ticker(
+        domain_config(data.config, service),
+        data.symbol,
+        data.params,
+        max_age_ms=data.maxAgeMs,
+        receipt=receipt,
+    )
+    return TickerResponse(success=True, data=result)
+
+
+async def read_order_book(
+    data: OrderBookRequest, service: ExchangeService, receipt: ReadReceipt
+) -> OrderBookResponse:
+    result = await service.fetch_order_book(
+        domain_config(data.config, service),
+        data.symbol,
+        data.limit,
+        data.params,
+        max_age_ms=data.maxAgeMs,
+        receipt=receipt,
+    )
+    return OrderBookResponse(success=True, data=result)
+
+
+async def read_trades(
+    data: TradesRequest, service: ExchangeService, receipt: ReadReceipt
+) -> TradesResponse:
+    result = await service.fetch_trades(
+        domain_config(data.config, service),
+        data.symbol,
+        data.since,
+        data.limit,
+        data.params,
+        max_age_ms=data.maxAgeMs,
+        receipt=receipt,
+    )
+    return TradesResponse(success=True, data=result)
+
+
+async def read_ohlcv(
+    data: OHLCVRequest, service: ExchangeService, receipt: ReadReceipt
+) -> OHLCVResponse:
+    result = await service.fetch_ohlcv(
+        domain_config(data.config, service),
+        data.symbol,
+        data.timeframe,
+        data.since,
+        data.limit,
+        data.params,
+        max_age_ms=data.maxAgeMs,
+        receipt=receipt,
+    )
+    return OHLCVResponse(success=True, data=result)
+
+
 class ExchangeController(Controller):
     path = "/api/exchange"
     tags = ("exchange",)
@@ -96,14 +158,7 @@ class ExchangeController(Controller):
         self, data: JSONBody[SymbolRequest], exchange_service: NamedDependency[ExchangeService]
     ) -> Response[TickerResponse]:
         receipt = ReadReceipt()
-        result = await exchange_service.fetch_ticker(
-            domain_config(data.config, exchange_service),
-            data.symbol,
-            data.params,
-            max_age_ms=data.maxAgeMs,
-            receipt=receipt,
-        )
-        return served(TickerResponse(success=True, data=result), receipt)
+        return served(await read_ticker(data, exchange_service, receipt), receipt)
 
     @post(
         "/fetchOrderBook",
@@ -117,15 +172,7 @@ class ExchangeController(Controller):
         self, data: JSONBody[OrderBookRequest], exchange_service: NamedDependency[ExchangeService]
     ) -> Response[OrderBookResponse]:
         receipt = ReadReceipt()
-        result = await exchange_service.fetch_order_book(
-            domain_config(data.config, exchange_service),
-            data.symbol,
-            data.limit,
-            data.params,
-            max_age_ms=data.maxAgeMs,
-            receipt=receipt,
-        )
-        return served(OrderBookResponse(success=True, data=result), receipt)
+        return served(await read_order_book(data, exchange_service, receipt), receipt)
 
     @post(
         "/fetchTrades",
@@ -139,16 +186,7 @@ class ExchangeController(Controller):
         self, data: JSONBody[TradesRequest], exchange_service: NamedDependency[ExchangeService]
     ) -> Response[TradesResponse]:
         receipt = ReadReceipt()
-        result = await exchange_service.fetch_trades(
-            domain_config(data.config, exchange_service),
-            data.symbol,
-            data.since,
-            data.limit,
-            data.params,
-            max_age_ms=data.maxAgeMs,
-            receipt=receipt,
-        )
-        return served(TradesResponse(success=True, data=result), receipt)
+        return served(await read_trades(data, exchange_service, receipt), receipt)
 
     @post(
         "/fetchOHLCV",
@@ -162,17 +200,7 @@ class ExchangeController(Controller):
         self, data: JSONBody[OHLCVRequest], exchange_service: NamedDependency[ExchangeService]
     ) -> Response[OHLCVResponse]:
         receipt = ReadReceipt()
-        result = await exchange_service.fetch_ohlcv(
-            domain_config(data.config, exchange_service),
-            data.symbol,
-            data.timeframe,
-            data.since,
-            data.limit,
-            data.params,
-            max_age_ms=data.maxAgeMs,
-            receipt=receipt,
-        )
-        return served(OHLCVResponse(success=True, data=result), receipt)
+        return served(await read_ohlcv(data, exchange_service, receipt), receipt)
 
     @post(
         "/fetchBalance",
@@ -213,4 +241,11 @@ class ExchangeController(Controller):
         return served(body, receipt)
 
 
-__all__ = ["ExchangeController", "domain_config"]
+__all__ = [
+    "ExchangeController",
+    "domain_config",
+    "read_ohlcv",
+    "read_order_book",
+    "read_ticker",
+    "read_trades",
+]
