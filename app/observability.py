@@ -202,8 +202,11 @@ class LineHandler(logging.StreamHandler):  # type: ignore[type-arg]
             line = self._renderer(logger, "info", ed)
         try:
             with self.lock:  # type: ignore[union-attr]
-                self.stream.write(line + self.terminator)
-                self.flush()
+                stream = self.stream
+                stream.write(line + self.terminator)
+                # A line-buffered stream (stderr) flushed at the newline already.
+                if getattr(stream, "line_buffering", False) is not True:
+                    stream.flush()
         except RecursionError:
             raise
         except Exception:  # noqa: BLE001 - as StreamHandler.emit: a broken stream never fails the caller

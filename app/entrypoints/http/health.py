@@ -12,6 +12,6 @@ from app.entrypoints.http.schemas import HealthResponse
 
 @get("/health", tags=["health"], summary="Liveness check (no token needed)")
 async def health() -> HealthResponse:
-    now = datetime.now(UTC)
-    stamp = now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
+    # "2026-12-01T00:22:21.818Z": milliseconds truncated, as the original's toISOString().
+    stamp = datetime.now(UTC).isoformat(timespec="milliseconds")[:-6] + "Z"
     return HealthResponse(status="ok", timestamp=stamp, version=__version__)
