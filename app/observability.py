@@ -8,6 +8,8 @@ exception texts and URLs.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import functools
 import json
 import logging
@@ -190,6 +192,8 @@ class LineHandler(logging.StreamHandler):  # type: ignore[type-arg]
         self._processors = chain[1:-1]  # without filter_by_level and wrap_for_formatter
         self._renderer = renderer
         self._fast_json = fast_json
+        self._pending: list[str] = []
+        self._drain_scheduled = False
 
     def write_event(self, logger: logging.Logger, event_dict: dict[str, Any]) -> None:
         line = _fast_json_line(logger, event_dict) if self._fast_json else None
@@ -200,17 +204,75 @@ class LineHandler(logging.StreamHandler):  # type: ignore[type-arg]
             # No final scrub_text here: every value went through redact_secrets above, and
             # the line has no traceback (the rendered-line scrub is for those, ADR 0005).
             line = self._renderer(logger, "info", ed)
+        text = line + self.terminator
         try:
+            if _writes_each_call(self.stream) and self._defer(text):
+                return
             with self.lock:  # type: ignore[union-attr]
-                stream = self.stream
-                stream.write(line + self.terminator)
-                # A line-buffered stream (stderr) flushed at the newline already.
-                if getattr(stream, "line_buffering", False) is not True:
-                    stream.flush()
+                self._write_pending()
+                self.stream.write(text)
+                if getattr(self.stream, "line_buffering", False) is not True:
+                    self.stream.flush()  # a line-buffered stream flushed at the newline
         except RecursionError:
             raise
         except Exception:  # noqa: BLE001 - as StreamHandler.emit: a broken stream never fails the caller
             self.handleError(logging.makeLogRecord({"name": logger.name, "msg": line}))
+
+    def _defer(self, text: str) -> bool:
+        """On an event loop: keep the line and write every line of this loop turn in one
+        ``write`` when the turn ends (one syscall for all requests answered in it, ADR 0122).
+        Any other line, ``flush()`` and ``close()`` write the kept ones first, so the order
+        of lines stays the order they were made in."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return False
+        with self.lock:  # type: ignore[union-attr]
+            self._pending.append(text)
+            if self._drain_scheduled:
+                return True
+            self._drain_scheduled = True
+        loop.call_soon(self._drain)
+        return True
+
+    def _drain(self) -> None:
+        try:
+            with self.lock:  # type: ignore[union-attr]
+                self._write_pending()
+        except Exception:  # noqa: BLE001 - as StreamHandler.emit
+            self.handleError(logging.makeLogRecord({"name": "app.observability", "msg": "lines"}))
+
+    def _write_pending(self) -> None:
+        """Write the kept lines (the caller holds the lock)."""
+        self._drain_scheduled = False
+        if self._pending:
+            text = "".join(self._pending)
+            self._pending.clear()
+            self.stream.write(text)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        with self.lock:  # type: ignore[union-attr]
+            try:
+                self._write_pending()
+            except Exception:  # noqa: BLE001 - as StreamHandler.emit
+                self.handleError(record)
+            super().emit(record)
+
+    def flush(self) -> None:
+        with self.lock:  # type: ignore[union-attr]
+            # As StreamHandler.flush: a broken stream never fails the caller.
+            with contextlib.suppress(Exception):
+                self._write_pending()
+            super().flush()
+
+
+def _writes_each_call(stream: Any) -> bool:
+    """True for stderr as Python sets it up: line-buffered on a terminal, write-through to a
+    file or pipe; every line would cost its own ``write`` syscall (ADR 0122)."""
+    return (
+        getattr(stream, "write_through", False) is True
+        or getattr(stream, "line_buffering", False) is True
+    )
 
 
 def json_dumps(obj: Any, **kw: Any) -> str:

@@ -7,6 +7,7 @@ import io
 import json
 import logging
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import structlog
@@ -207,3 +208,67 @@ def test_timestamp_is_the_structlog_iso_utc_text(
     assert stamp() == text
     reference = datetime.fromtimestamp(nanos // 1000 / 1e6, UTC).isoformat()
     assert reference.replace("+00:00", "Z") == text
+
+
+class _CountingBytes(io.BytesIO):
+    writes = 0
+
+    def write(self, data: Any) -> int:
+        self.writes += 1
+        return super().write(data)
+
+
+async def test_on_a_loop_lines_of_one_turn_are_written_at_once_and_in_order() -> None:
+    """stderr-like stream (line-buffered or write-through): the lines of one loop turn go out in one write
+    at the turn's end; an ordinary line in between writes the kept ones first."""
+    import asyncio
+
+    raw = _CountingBytes()
+    stream = io.TextIOWrapper(raw, encoding="utf-8", line_buffering=True)
+    configure_logging("info", "json", stream=stream)
+    try:
+        std = logging.getLogger("app.http")
+        emit_info(std, "http_request", path="/a")
+        emit_info(std, "http_request", path="/b")
+        assert raw.writes == 0  # kept until the turn ends
+        await asyncio.sleep(0)
+        assert raw.writes == 1  # both in one write
+        emit_info(std, "http_request", path="/c")
+        structlog.get_logger("app.other").warning("in_between")  # writes /c first
+        emit_info(std, "http_request", path="/d")
+        logging.getLogger().handlers[0].flush()  # flush (shutdown) writes what is kept
+        order = [json.loads(x).get("path", "w") for x in raw.getvalue().decode().splitlines()]
+        assert order == ["/a", "/b", "/c", "w", "/d"]
+    finally:
+        structlog.reset_defaults()
+        logging.getLogger().handlers.clear()
+
+
+def test_off_a_loop_each_line_is_written_at_once() -> None:
+    raw = _CountingBytes()
+    stream = io.TextIOWrapper(raw, encoding="utf-8", line_buffering=True)
+    configure_logging("info", "json", stream=stream)
+    try:
+        emit_info(logging.getLogger("app.http"), "http_request", path="/a")
+        assert raw.writes == 1 and b'"path":"/a"' in raw.getvalue()
+    finally:
+        structlog.reset_defaults()
+        logging.getLogger().handlers.clear()
+
+
+async def test_a_write_through_stream_is_batched_too() -> None:
+    """stderr redirected to a file or pipe is write-through, not line-buffered."""
+    import asyncio
+
+    raw = _CountingBytes()
+    stream = io.TextIOWrapper(raw, encoding="utf-8", write_through=True)
+    configure_logging("info", "json", stream=stream)
+    try:
+        for path in ("/a", "/b", "/c"):
+            emit_info(logging.getLogger("app.http"), "http_request", path=path)
+        await asyncio.sleep(0)
+        stream.flush()
+        assert raw.writes == 1 and raw.getvalue().count(b"http_request") == 3
+    finally:
+        structlog.reset_defaults()
+        logging.getLogger().handlers.clear()
