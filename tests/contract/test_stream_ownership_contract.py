@@ -17,7 +17,8 @@ from app.testing import eventually
 from tests.support.redis_server import RedisServer
 
 SID = "fake:spot:pro:live:public|ticker|BTC/USDT|"
-TTL = 0.6
+TTL = 2.0  # no lease lapses by accident on a loaded machine
+SHORT_TTL = 0.6  # for the tests that wait for one to lapse
 
 
 class Nodes:
@@ -124,7 +125,7 @@ async def test_one_owner_and_the_others_count_as_subscribers_elsewhere(
 async def test_a_silent_owner_loses_the_lease_and_a_dead_nodes_count_expires(
     redis_nodes: Nodes,
 ) -> None:
-    a, b = redis_nodes("a"), redis_nodes("b")
+    a, b = redis_nodes("a", ttl=SHORT_TTL), redis_nodes("b", ttl=SHORT_TTL)
     first = await a.tick(SID, 5, "", False)
     assert (await b.tick(SID, 1, "", False)).elsewhere == 5
 
@@ -132,7 +133,7 @@ async def test_a_silent_owner_loses_the_lease_and_a_dead_nodes_count_expires(
         lease = await b.tick(SID, 1, "", False)
         return lease if lease.role == "owner" else None
 
-    taken = await eventually(b_takes_over, timeout=TTL * 3, interval=0.05)
+    taken = await eventually(b_takes_over, timeout=SHORT_TTL * 4, interval=0.05)
     assert taken.fence > first.fence and taken.elsewhere == 0  # a's heartbeat expired too
     assert (await a.tick(SID, 5, first.holder, False)).role == "follower"  # a came back
 

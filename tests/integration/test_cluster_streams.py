@@ -26,7 +26,7 @@ from app.testing.fakes import FakeBackend
 from tests.support.redis_server import RedisServer
 from tests.unit.test_stream_hub import RecordingPublisher
 
-TTL = 0.6  # rounds every 0.2 s: fast tests; production default 3 s
+TTL = 1.5  # rounds every 0.5 s: a loaded CI loop never loses a lease by accident; default 3 s
 
 
 def ticker(symbol: str = "BTC/USDT", **config: Any) -> StreamRequest:
