@@ -189,9 +189,10 @@ async def serve(port: int, stats_path: str, profiler: Any = None) -> None:
             task.cancel()
 
 
-FIXES = ("poll",)
+FIXES = ("poll", "direct")
 """Fan-out fixes of ADR 0130 that ``BENCH_STOCK`` / ``--compare`` can undo in the server:
-``poll``: engine.io's own queue wait (``asyncio.wait_for``) instead of ``BoundedSocket``'s."""
+``poll``: engine.io's own queue wait (``asyncio.wait_for``) instead of ``BoundedSocket``'s;
+``direct``: every packet through the writer task's queue (no ``write_now``)."""
 
 
 def undo_fixes(names: str) -> None:
@@ -208,6 +209,10 @@ def undo_fixes(names: str) -> None:
             return await async_socket.AsyncSocket.poll(self)
 
         BoundedSocket._collect = stock_poll  # type: ignore[method-assign]
+    if "direct" in wanted:
+        from app.adapters.socketio.engine import BoundedSocket
+
+        BoundedSocket.write_now = lambda self, text: False  # type: ignore[method-assign]
 
 
 class MovingBook:
@@ -618,6 +623,7 @@ def print_trace(rows: list[dict[str, Any]]) -> None:
         "client receives",
         "first-to-last write",
         "packets per wake",
+        "written by the publisher",
     )
     print("| " + " | ".join(header) + " |")
     print("|" + "---|" * len(header))
@@ -627,7 +633,7 @@ def print_trace(rows: list[dict[str, Any]]) -> None:
         print(
             f"| {r['clients']} | {r['nodes']} | {r['variant']} | "
             + " | ".join(cells)
-            + f" | {t['batch_mean']:.2f} |"
+            + f" | {t['batch_mean']:.2f} | {t['direct']:.0f} |"
         )
 
 

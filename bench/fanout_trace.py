@@ -39,6 +39,8 @@ class FanoutTrace:
         self.written: dict[int, list[float]] = {}
         self.batch_sizes: list[int] = []
         """Packets per writer wake-up (engine.io sends what it finds queued in one go)."""
+        self.direct = 0
+        """Packets written at once by the publisher (``BoundedSocket.write_now``)."""
 
     def install(self) -> None:
         from engineio.async_drivers import asgi
@@ -79,6 +81,22 @@ class FanoutTrace:
 
         engine.BoundedSocket.poll = traced_poll  # type: ignore[method-assign]
 
+        # Packets written in the publisher's step (ADR 0130) skip both of the above.
+        write_now = engine.BoundedSocket.write_now
+
+        def traced_write_now(self: Any, text: str) -> bool:
+            done = bool(write_now(self, text))
+            if done:
+                trace.direct += 1
+                match = _SEQUENCE.search(text)
+                if match:
+                    now = _now_ms()
+                    trace.woke.setdefault(int(match.group(1)), []).append(now)
+                    trace.written.setdefault(int(match.group(1)), []).append(now)
+            return done
+
+        engine.BoundedSocket.write_now = traced_write_now  # type: ignore[method-assign]
+
         send = asgi.WebSocket.send
 
         async def traced_send(self: Any, message: Any) -> None:
@@ -98,6 +116,7 @@ class FanoutTrace:
             "woke": self.woke,
             "written": self.written,
             "batch_sizes": self.batch_sizes[-20000:],
+            "direct": self.direct,
         }
 
 
@@ -135,4 +154,5 @@ def summary(raw: dict[str, Any], sequences: set[int], lags: list[float]) -> dict
     out["write_span"] = (_pct(spans, 0.5), _pct(spans, 0.99))
     batches = raw.get("batch_sizes", [])
     out["batch_mean"] = sum(batches) / len(batches) if batches else math.nan
+    out["direct"] = raw.get("direct", 0)
     return out

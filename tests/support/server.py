@@ -26,6 +26,7 @@ async def running_server(asgi_app: Any, *, graceful_seconds: int = 2) -> AsyncIt
         log_config=None,
         access_log=False,
         timeout_graceful_shutdown=graceful_seconds,
+        ws="websockets-sansio",  # the websocket implementation the CLI serves with (app/cli.py)
     )
     server = uvicorn.Server(config)
     server.install_signal_handlers = lambda: None  # type: ignore[method-assign]

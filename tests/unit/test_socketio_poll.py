@@ -105,3 +105,102 @@ async def test_poll_listeners_run_before_the_packets_are_collected() -> None:
     server.poll_listeners.append(lambda sid: socket.queue.put_nowait(_message(f"for {sid}")))
     socket.queue.put_nowait(_message("queued"))
     assert _texts(await socket.poll()) == ["queued", "for ours"]
+
+
+class _Transport:
+    """uvicorn's side of ``write_now``: its websocket ``send`` and ``writable`` event."""
+
+    def __init__(self) -> None:
+        self.writable = asyncio.Event()
+        self.writable.set()
+        self.sent: list[str] = []
+        self.fail: BaseException | None = None
+
+    async def send(self, message: dict[str, Any]) -> None:
+        await self.writable.wait()  # uvicorn waits here while the transport is paused
+        if self.fail is not None:
+            raise self.fail
+        self.sent.append(message["text"])
+
+
+def _websocket(transport: _Transport) -> BoundedSocket:
+    """A BoundedSocket upgraded to websocket whose writer task waits on its empty queue."""
+    socket = BoundedSocket(_Server(), "ws")
+    socket.upgraded = True
+    socket.poll_waiting = True
+    socket._direct = transport.send
+    return socket
+
+
+async def test_write_now_writes_the_engineio_message_at_once() -> None:
+    transport = _Transport()
+    socket = _websocket(transport)
+    assert socket.write_now('2["data",{}]')
+    assert transport.sent == ['42["data",{}]']  # engine.io MESSAGE ("4") + socket.io packet
+    assert socket.queue.empty()
+
+
+async def test_write_now_never_overtakes_a_packet_already_queued() -> None:
+    transport = _Transport()
+    socket = _websocket(transport)
+    socket.queue.put_nowait(_message("earlier"))
+    assert not socket.write_now("later")
+    socket.queue.get_nowait()
+    assert socket.write_now("later")  # positive control: same socket, queue now empty
+    assert transport.sent == ["4later"]
+
+
+async def test_write_now_leaves_a_busy_writer_alone() -> None:
+    transport = _Transport()
+    socket = _websocket(transport)
+    socket.poll_waiting = False  # the writer is sending what it took from the queue
+    assert not socket.write_now("x")
+    assert transport.sent == []
+
+
+async def test_write_now_is_refused_while_the_transport_is_paused() -> None:
+    transport = _Transport()
+    socket = _websocket(transport)
+    transport.writable.clear()
+    assert not socket.write_now("x")
+    assert transport.sent == []
+    transport.writable.set()
+    assert socket.write_now("x")
+    assert transport.sent == ["4x"]
+
+
+async def test_write_now_that_would_wait_after_all_writes_nothing() -> None:
+    transport = _Transport()
+    socket = _websocket(transport)
+
+    class Flaky(asyncio.Event):
+        """Says set, then waits anyway: the send must be abandoned before any byte."""
+
+        def is_set(self) -> bool:
+            return True
+
+    transport.writable = Flaky()
+    assert not socket.write_now("x")
+    assert transport.sent == []
+
+
+async def test_write_now_on_a_gone_client_leaves_it_to_the_writer() -> None:
+    transport = _Transport()
+    socket = _websocket(transport)
+    transport.fail = ConnectionResetError()
+    assert not socket.write_now("x")  # the queue takes it; the writer meets the error
+    assert transport.sent == []
+
+
+async def test_write_now_only_for_websockets_with_uvicorns_sender() -> None:
+    transport = _Transport()
+    polling = _websocket(transport)
+    polling.upgraded = False  # long-polling: a GET collects the queue
+    assert not polling.write_now("x")
+    unknown = _websocket(transport)
+    unknown._direct = None  # another ASGI server, or the session is no websocket
+    assert not unknown.write_now("x")
+    closing = _websocket(transport)
+    closing.closing = True
+    assert not closing.write_now("x")
+    assert transport.sent == []

@@ -203,6 +203,9 @@ class SocketIOPublisher:
                 and socket.queue.qsize() < self._max_queued
                 and (socket.upgraded or getattr(socket, "poll_waiting", True))
             ):
+                write_now = getattr(socket, "write_now", None)  # a BoundedSocket's (ADR 0130)
+                if write_now is not None and write_now(text):
+                    continue
                 socket.queue.put_nowait(eio_packet.Packet(eio_packet.MESSAGE, data=text))
                 if not socket.upgraded:
                     # This GET now answers; later updates wait in the slots for the next.
@@ -225,6 +228,9 @@ class SocketIOPublisher:
                 cursor = connection.cursors[subscriber.subscription_id] = _Cursor()
             if socket is not None and not connection.parked and self._ready(socket):
                 text = encoded.packet(subscriber.subscription_id, cursor)
+                write_now = getattr(socket, "write_now", None)
+                if write_now is not None and write_now(text):
+                    continue
                 socket.queue.put_nowait(eio_packet.Packet(eio_packet.MESSAGE, data=text))
                 if not socket.upgraded:
                     socket.poll_waiting = False  # as in publish: later ones wait for the next GET
