@@ -304,7 +304,7 @@ async def run_case(
     stock: str = "",
 ) -> dict[str, Any]:
     """One measurement: ``clients`` on one stream for ``seconds`` (``per_node`` of them per
-    node process), then ``join`` late joiners (first node only) measuring
+    node process), then ``join`` late joiners (in a node process of their own) measuring
     subscribe-to-first-data on the running stream."""
     port = free_port()
     with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as handle:
@@ -332,11 +332,14 @@ async def run_case(
         layout = [per_node] * (clients // per_node)
         if clients % per_node:
             layout.append(clients % per_node)
-        for index, n in enumerate(layout):
+        # Late joiners get a node process of their own, as a browser tab opened on the side
+        # has: in a process that already reads hundreds of sockets they would measure that
+        # process's backlog, not the server's answer.
+        for n, joiners in [(n, 0) for n in layout] + ([(0, join)] if join else []):
             node = await asyncio.create_subprocess_exec(
                 "node",
                 str(ROOT / "bench" / "load.mjs"),
-                env={**env, "CLIENTS": str(n), "JOIN": str(join if index == 0 else 0)},
+                env={**env, "CLIENTS": str(n), "JOIN": str(joiners)},
                 stdin=asyncio.subprocess.PIPE,
                 stdout=asyncio.subprocess.PIPE,
             )

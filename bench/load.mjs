@@ -34,6 +34,7 @@ const sockets = [];
 const now = () => performance.timeOrigin + performance.now();
 setTimeout(() => { console.error('load client: overall timeout'); process.exit(2); }, 120000);
 
+if (count === 0) console.log('READY');  // a process of late joiners only
 for (let i = 0; i < count; i++) {
   const socket = io(url, { transports: ['websocket'], auth: { token }, reconnection: false });
   sockets.push(socket);
