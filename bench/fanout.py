@@ -339,7 +339,12 @@ async def run_case(
             node = await asyncio.create_subprocess_exec(
                 "node",
                 str(ROOT / "bench" / "load.mjs"),
-                env={**env, "CLIENTS": str(n), "JOIN": str(joiners)},
+                env={
+                    **env,
+                    "CLIENTS": str(n),
+                    "JOIN": str(joiners),
+                    "HOLD_MS": "3000" if n and join else "0",
+                },
                 stdin=asyncio.subprocess.PIPE,
                 stdout=asyncio.subprocess.PIPE,
             )

@@ -84,6 +84,9 @@ rl.on('line', (line) => {
   window = [Number(start), Number(end)];
   setTimeout(async () => {
     const joined = await join(joiners);
+    // HOLD_MS: stay subscribed while another process's late joiners measure, so they join a
+    // running stream (closing would stop it and they would wait for a fresh one).
+    await new Promise((r) => setTimeout(r, Number(process.env.HOLD_MS ?? 0)));
     for (const s of sockets) s.close();
     const rounded = lags.map((x) => Math.round(x * 100) / 100);
     const out = { received, bytes, lags: rounded, sequences, join: joined };
