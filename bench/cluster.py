@@ -180,6 +180,8 @@ class Row:
     upstreams: int = 0
     watch_calls: int = 0
     loops: int = 0
+    node_lags: list[tuple[float, float, bool]] = field(default_factory=list)
+    """Per node: lag p50, p99 (ms) of its clients, and whether its exchange was watched."""
 
 
 async def run_row(
@@ -194,6 +196,7 @@ async def run_row(
     redis_server = RedisServer().start() if redis else None
     servers: list[tuple[int, subprocess.Popen[bytes], str]] = []
     loaders: list[asyncio.subprocess.Process] = []
+    loader_node: list[int] = []
     try:
         for _ in range(nodes):
             port = free_port()
@@ -206,7 +209,7 @@ async def run_row(
             servers.append((port, process, stats_path))
         for port, _, _ in servers:
             await wait_port(port)
-        for port, _, _ in servers:
+        for index, (port, _, _) in enumerate(servers):
             env = {
                 **os.environ,
                 "SERVER_URL": f"http://127.0.0.1:{port}",
@@ -220,6 +223,7 @@ async def run_row(
             while left > 0:
                 n = min(CLIENTS_PER_LOADER, left)
                 left -= n
+                loader_node.append(index)
                 loaders.append(
                     await asyncio.create_subprocess_exec(
                         "node",
@@ -260,26 +264,38 @@ async def run_row(
         await asyncio.sleep(0.6)  # ... and every push of the window (rewritten every 0.5 s)
         stats = [json.loads(Path(path).read_text()) for _, _, path in servers]
         lags: list[float] = []
-        sequences: list[int] = []
-        for loader in loaders:
+        by_node: list[list[float]] = [[] for _ in servers]
+        sequences: list[list[int]] = [[] for _ in servers]
+        for loader, index in zip(loaders, loader_node, strict=True):
             out, _ = await asyncio.wait_for(loader.communicate(), 60)
             result = json.loads(out.decode().strip().splitlines()[-1])
             lags.extend(result["lags"])
-            sequences.extend(result["sequences"])
-        # Exchange updates sent inside the window, on whichever node watched; how many of them
-        # every client got (by sequence).
-        window = {
-            seq for s in stats for seq, sent in s["pushes"] if start_ms <= sent <= end_ms - 300
-        }
-        got = sum(1 for seq in sequences if seq in window)
-        clients = nodes * clients_per_node
-        row.delivered = got / (clients * len(window)) if window else math.nan
+            by_node[index].extend(result["lags"])
+            sequences[index].extend(result["sequences"])
+        # Exchange updates sent inside the window; how many of them every client got (by
+        # sequence). On Redis every client should get every update, whichever node's exchange
+        # sent it; independent processes (no Redis) each serve their own exchange's updates.
+        windows = [
+            {seq for seq, sent in s["pushes"] if start_ms <= sent <= end_ms - 300} for s in stats
+        ]
+        window = set().union(*windows)
+        expected = 0
+        got = 0
+        for index, received in enumerate(sequences):
+            reachable = window if redis else windows[index]
+            expected += clients_per_node * len(reachable)
+            got += sum(1 for seq in received if seq in reachable)
+        row.delivered = got / expected if expected else math.nan
         row.updates = len(window)
+        row.node_lags = [
+            (percentile(values, 0.50), percentile(values, 0.99), s["watching"] > 0)
+            for values, s in zip(by_node, during, strict=True)
+        ]
         row.p50 = percentile(lags, 0.50)
         row.p99 = percentile(lags, 0.99)
         row.upstreams = sum(1 for s in stats if s["watch_calls"] > 0)
         row.watch_calls = sum(s["watch_calls"] for s in stats)
-        row.loops = sum(s["loops"] for s in during)
+        row.loops = sum(s["watching"] for s in during)
         return row
     finally:
         for loader in loaders:
@@ -305,6 +321,12 @@ def main() -> None:
     parser.add_argument("--clients", type=int, nargs="*", default=[500], help="clients per node")
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--warmup", type=float, default=3.0)
+    parser.add_argument(
+        "--no-control",
+        dest="control",
+        action="store_false",
+        help="skip the N independent processes row (same CPU contention, no Redis)",
+    )
     parser.add_argument("--serve", nargs="+", metavar="ARG", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
@@ -328,6 +350,11 @@ def main() -> None:
     for clients in args.clients:
         rows.append(asyncio.run(run_row(1, clients, args.seconds, args.warmup, redis=False)))
         print(f"done: 1 x {clients} (one process)", file=sys.stderr)
+        if args.control and args.nodes > 1:
+            rows.append(
+                asyncio.run(run_row(args.nodes, clients, args.seconds, args.warmup, redis=False))
+            )
+            print(f"done: {args.nodes} x {clients} (independent processes)", file=sys.stderr)
         rows.append(
             asyncio.run(run_row(args.nodes, clients, args.seconds, args.warmup, redis=True))
         )
@@ -343,21 +370,32 @@ def print_table(rows: list[Row]) -> None:
         "lag p50 ms",
         "lag p99 ms",
         "p99 vs one process",
+        "p99 vs independent",
+        "lag p50/p99 per node (* = watched)",
         "CPU per node",
         "Redis CPU",
         "upstream subscriptions (exchange side)",
-        "live upstream loops",
+        "exchange watchers at the end",
     )
     print("| " + " | ".join(header) + " |")
     print("|" + "---|" * len(header))
-    single = {r.clients_per_node: r for r in rows if not r.redis}
+    single = {r.clients_per_node: r for r in rows if not r.redis and r.nodes == 1}
+    control = {r.clients_per_node: r for r in rows if not r.redis and r.nodes > 1}
     for r in rows:
         base = single.get(r.clients_per_node)
-        ratio = f"{r.p99 / base.p99:.2f}x" if r.redis and base and base.p99 else "-"
-        setup = f"{r.nodes} node{'s' if r.nodes > 1 else ''} on Redis" if r.redis else "1 process"
+        ratio = f"{r.p99 / base.p99:.2f}x" if r is not base and base and base.p99 else "-"
+        other = control.get(r.clients_per_node)
+        vs_control = f"{r.p99 / other.p99:.2f}x" if r.redis and other and other.p99 else "-"
+        if r.redis:
+            setup = f"{r.nodes} nodes on Redis"
+        else:
+            setup = "1 process" if r.nodes == 1 else f"{r.nodes} independent processes"
+        per_node = " / ".join(
+            f"{p50:.0f}/{p99:.0f}{'*' if watched else ''}" for p50, p99, watched in r.node_lags
+        )
         print(
             f"| {setup} | {r.nodes} x {r.clients_per_node} | {r.delivered:.2%} of {r.updates} | "
-            f"{r.p50:.1f} | {r.p99:.1f} | {ratio} | "
+            f"{r.p50:.1f} | {r.p99:.1f} | {ratio} | {vs_control} | {per_node} | "
             f"{' / '.join(f'{c:.0f} %' for c in r.node_cpu)} | "
             f"{'-' if math.isnan(r.redis_cpu) else f'{r.redis_cpu:.1f} %'} | "
             f"{r.upstreams} ({r.watch_calls} watch calls) | {r.loops} |"
