@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Protocol, runtime_checkable
 
-from app.domain.cluster.model import ClusterMessage, Lease
+from app.domain.cluster.model import ClusterCounters, ClusterMessage, Lease
 
 
 @runtime_checkable
@@ -37,6 +37,12 @@ class StreamOwnership(Protocol):
     @property
     def reachable(self) -> bool:
         """False while the shared store (or this node's channel connection) is lost."""
+        ...
+
+    @property
+    def counters(self) -> ClusterCounters:
+        """This node's ownership events (leases taken and lost, reports refused, dropped or
+        skipped): the adapter and the streams' runners add to it, metrics read it."""
         ...
 
     @property

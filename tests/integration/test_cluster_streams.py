@@ -146,6 +146,8 @@ async def test_a_follower_takes_over_when_the_owner_leaves(nodes: Callable[[str]
     b.push({"symbol": "BTC/USDT", "last": 2.0})
     await eventually(lambda: b.seen(2.0))
     assert [m for m, _ in b.publisher.errors] == [GENERIC_ERROR]
+    assert b.ownership.counters.acquired == {"follower": 1}  # a takeover, for the metrics
+    assert a.ownership.counters.acquired == {"none": 1}
     restarted = [u.restarted for u, _ in b.publisher.updates if u.data["last"] == 2.0]
     assert restarted == [True]  # a snapshot after the restart
 
@@ -173,6 +175,8 @@ async def test_a_stale_holder_cannot_publish_and_lower_fences_are_dropped(
     runner._deliver(ClusterMessage("data", fence_of(holder) + 1, {"last": 5.0}))
     runner._deliver(ClusterMessage("data", fence_of(holder), {"last": 666.0}))
     assert runner.dropped_stale == 1 and b.seen(5.0) and not b.seen(666.0)
+    assert b.ownership.counters.dropped == {"stale_fence": 1}
+    assert a.ownership.counters.refused == {"fence": 1}
 
 
 async def test_credentials_key_streams_alike_across_nodes_and_never_collide(
@@ -208,6 +212,8 @@ async def test_redis_away_every_node_serves_alone_then_one_owner_again(
         # Redis away: the follower starts its own upstream; both serve their own clients.
         await eventually(lambda: a.watching() == 1 and b.watching() == 1, timeout=5)
         assert a.owner() and b.owner()
+        await eventually(lambda: a.ownership.counters.lost["unreachable"] == 1)
+        assert a.ownership.counters.lost["taken"] == 0
         a.push({"symbol": "BTC/USDT", "last": 2.0})
         b.push({"symbol": "BTC/USDT", "last": 3.0})
         await eventually(lambda: a.seen(2.0) and b.seen(3.0))
@@ -216,6 +222,7 @@ async def test_redis_away_every_node_serves_alone_then_one_owner_again(
         await eventually(lambda: a.watching() + b.watching() == 1, timeout=10)
         assert [a.owner(), b.owner()].count(True) == 1
         owner = a if a.watching() else b
+        assert owner.ownership.counters.acquired["alone"] == 1  # metrics: back from alone
 
         def ticks_reach_both() -> bool:  # the exchange keeps ticking while the follower joins
             owner.push({"symbol": "BTC/USDT", "last": 4.0})
@@ -253,16 +260,19 @@ async def test_a_paused_owner_is_replaced_cannot_publish_and_steps_down(
         return b.seen(2.0)
 
     await eventually(b_delivers, interval=0.05)
-    refused_before = a.ownership.refused
+    refused = a.ownership.counters.refused
+    refused_before = refused["fence"]
     a.push({"symbol": "BTC/USDT", "last": 666.0})
     await eventually(lambda: a.seen(666.0))  # ...and feeds its own subscriber...
-    await eventually(lambda: a.ownership.refused > refused_before)  # ...but Redis refused it
+    await eventually(lambda: refused["fence"] > refused_before)  # ...but Redis refused it
     b.push({"symbol": "BTC/USDT", "last": 3.0})
     await eventually(lambda: b.seen(3.0))
     assert not b.seen(666.0)  # b's clients never see the ex-owner's update
     paused.set()
     await eventually(lambda: a.watching() == 0, timeout=5)  # it stepped down
     assert not a.owner() and b.owner()
+    assert a.ownership.counters.lost == {"taken": 1}  # metrics: a lost it, b took it over
+    assert b.ownership.counters.acquired == {"follower": 1}
 
     def a_follows() -> bool:
         b.push({"symbol": "BTC/USDT", "last": 4.0})

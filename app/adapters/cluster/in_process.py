@@ -6,7 +6,14 @@ import os
 import socket
 from collections.abc import Callable
 
-from app.domain.cluster.model import FOLLOWER, OWNER, RELEASED, ClusterMessage, Lease
+from app.domain.cluster.model import (
+    FOLLOWER,
+    OWNER,
+    RELEASED,
+    ClusterCounters,
+    ClusterMessage,
+    Lease,
+)
 
 
 def new_node_id() -> str:
@@ -27,10 +34,15 @@ class InProcessStreamOwnership:
         self._node_id = node_id or new_node_id()
         self._fences: dict[str, int] = {}
         self._holders: dict[str, str] = {}
+        self._counters = ClusterCounters()
 
     @property
     def node_id(self) -> str:
         return self._node_id
+
+    @property
+    def counters(self) -> ClusterCounters:
+        return self._counters
 
     @property
     def shared(self) -> bool:
@@ -60,6 +72,7 @@ class InProcessStreamOwnership:
         self, stream_id: str, holder: str, message: ClusterMessage, refused: Callable[[], None]
     ) -> None:
         if self._holders.get(stream_id) != holder:
+            self._counters.refused["fence"] += 1
             refused()
 
     async def last_reports(self, stream_id: str) -> list[ClusterMessage]:

@@ -18,7 +18,7 @@ import structlog
 
 from app.adapters.cluster import scripts
 from app.adapters.cluster.in_process import new_node_id
-from app.domain.cluster.model import ClusterMessage, ClusterUnavailable, Lease
+from app.domain.cluster.model import ClusterCounters, ClusterMessage, ClusterUnavailable, Lease
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -78,14 +78,15 @@ class RedisStreamOwnership:
         self._outbox_ready = asyncio.Event()
         self._sender: asyncio.Task[None] | None = None
         self._sending = False
-        self.dropped = 0
-        """Reports dropped (queue full or Redis unreachable while sending)."""
-        self.refused = 0
-        """Reports Redis refused to publish: their holder no longer held the lease."""
+        self._counters = ClusterCounters()
 
     @property
     def node_id(self) -> str:
         return self._node_id
+
+    @property
+    def counters(self) -> ClusterCounters:
+        return self._counters
 
     @property
     def shared(self) -> bool:
@@ -132,7 +133,7 @@ class RedisStreamOwnership:
     ) -> None:
         if len(self._outbox) >= PUBLISH_QUEUE_MAX:
             self._outbox.popleft()
-            self.dropped += 1
+            self._counters.refused["queue_full"] += 1
         keep = _KEEP.get(message.kind, "")
         self._outbox.append((stream_id, holder, self._encoder.encode(message), keep, refused))
         self._outbox_ready.set()
@@ -176,12 +177,13 @@ class RedisStreamOwnership:
                             await self._publish(keys=keys, args=args, client=pipe)
                         results = await pipe.execute(raise_on_error=False)
                 except self._errors as exc:
-                    self.dropped += len(batch)
+                    self._counters.refused["unreachable"] += len(batch)
                     log.warning("cluster_publish_failed", error_type=type(exc).__name__)
                     continue
                 for (*_item, refused), result in zip(batch, results, strict=True):
                     if result == -1 or isinstance(result, BaseException):
-                        self.refused += 1
+                        reason = "fence" if result == -1 else "error"
+                        self._counters.refused[reason] += 1
                         refused()
 
     async def last_reports(self, stream_id: str) -> list[ClusterMessage]:
@@ -257,6 +259,7 @@ class RedisStreamOwnership:
             try:
                 message = self._decoder.decode(raw["data"])
             except msgspec.DecodeError:
+                self._counters.dropped["undecodable"] += 1
                 log.warning("cluster_message_undecodable", channel=_text(raw["channel"]))
                 continue
             follower[0](message)

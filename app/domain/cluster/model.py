@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final, Literal
 
 from app.domain.errors import DomainError, StreamInterrupted
@@ -16,6 +17,43 @@ RELEASED: Final = "released"
 LeaseRole = Literal["owner", "follower", "released"]
 
 MessageKind = Literal["data", "error", "stale", "end"]
+
+
+ACQUIRED_FROM: Final = ("none", "follower", "alone")
+"""Why this node took a lease: ``none`` (nobody held it), ``follower`` (a takeover: the owner
+died or left while this node followed it), ``alone`` (the shared store came back)."""
+LOST_REASONS: Final = ("taken", "unreachable")
+"""Why an owner lost its lease: ``taken`` (another node holds it now), ``unreachable`` (the
+shared store cannot be reached: the node serves its own subscribers alone)."""
+REFUSED_REASONS: Final = ("fence", "error", "queue_full", "unreachable")
+"""Why a report did not reach the followers: ``fence`` (the store refused it, the publisher's
+fence no longer holds the lease), ``error`` (the store failed that one call), ``queue_full``
+(too many waiting while the store was slow), ``unreachable`` (the store could not be reached)."""
+DROPPED_REASONS: Final = ("stale_fence", "undecodable")
+"""Why a follower dropped a report: ``stale_fence`` (lower than the highest fence seen: a
+paused ex-owner), ``undecodable`` (not a report this version can read)."""
+
+
+@dataclass
+class ClusterCounters:
+    """This node's ownership events since it started (ADR 0170); metrics read them at scrape
+    time, so the hot path only adds to a dict. Every key is a word from the fixed tuples above
+    (bounded labels: no stream, symbol or node name).
+
+    Attributes:
+        acquired: leases taken, by ``ACQUIRED_FROM``.
+        lost: leases lost by an owner, by ``LOST_REASONS``.
+        refused: reports an owner could not publish, by ``REFUSED_REASONS``.
+        dropped: reports a follower dropped, by ``DROPPED_REASONS``.
+        skipped: reports an owner did not publish because no other node followed the stream
+            (ADR 0171).
+    """
+
+    acquired: Counter[str] = field(default_factory=Counter)
+    lost: Counter[str] = field(default_factory=Counter)
+    refused: Counter[str] = field(default_factory=Counter)
+    dropped: Counter[str] = field(default_factory=Counter)
+    skipped: int = 0
 
 
 class ClusterUnavailable(Exception):
@@ -68,6 +106,12 @@ def fence_of(holder: str) -> int:
     """The fence of a lease value ``<node>:<fence>``; 0 for "" or a malformed value."""
     _, _, fence = holder.rpartition(":")
     return int(fence) if fence.isdigit() else 0
+
+
+def node_of(holder: str) -> str:
+    """The node of a lease value ``<node>:<fence>``; "" for "" (node names hold no ``:``)."""
+    node, _, _ = holder.rpartition(":")
+    return node
 
 
 def stream_id(key: StreamKey) -> str:

@@ -31,6 +31,7 @@ from app.domain.cluster.model import (
     ClusterMessage,
     ClusterUnavailable,
     fence_of,
+    node_of,
     rebuild_error,
     stream_id,
 )
@@ -44,6 +45,7 @@ log = structlog.get_logger("app.domain.streams.hub")
 
 Role = Literal["starting", "owner", "follower", "alone"]
 StartUpstream = Callable[[UpstreamEvents], Awaitable[None]]
+_ACQUIRED_FROM = {"starting": "none", "follower": "follower", "alone": "alone"}
 
 
 class ClusteredStream:
@@ -77,6 +79,9 @@ class ClusteredStream:
         self._stop = stop
         self.id = stream_id(stream.key)
         self.role: Role = "starting"
+        self.owner_node = ""
+        """The node that runs the stream's upstream loop as last seen ("" before the first
+        round): this node as owner or alone, else the lease holder's node."""
         self._holder = ""
         self._seen = 0
         """Highest fence seen for this stream (rounds and reports)."""
@@ -172,9 +177,11 @@ class ClusteredStream:
     async def _own(self, holder: str) -> None:
         previous = self.role
         self._holder = holder
+        self.owner_node = self._ownership.node_id
         self.role = "owner"
         await self._unfollow()
         if previous != "owner":
+            self._ownership.counters.acquired[_ACQUIRED_FROM.get(previous, "none")] += 1
             log.info("stream_owned", stream=self.id, fence=fence_of(holder), was=previous)
         if self._upstream is None:
             if previous == "follower":  # the owner went away: say so before the restart
@@ -185,6 +192,9 @@ class ClusteredStream:
         previous = self.role
         self.role = "follower"
         self._holder = ""
+        self.owner_node = node_of(holder)
+        if previous == "owner":
+            self._ownership.counters.lost["taken"] += 1
         if previous != "follower":
             log.info("stream_following", stream=self.id, owner=holder, was=previous)
         await self._stop_upstream()
@@ -226,7 +236,10 @@ class ClusteredStream:
         previous = self.role
         if previous != "alone":
             log.warning("stream_alone", stream=self.id, was=previous)
+        if previous == "owner":
+            self._ownership.counters.lost["unreachable"] += 1
         self.role = "alone"
+        self.owner_node = self._ownership.node_id
         await self._unfollow()
         if self._local_count() == 0:
             self._stop()  # nobody here to serve, and nobody elsewhere can be reached
@@ -261,6 +274,7 @@ class ClusteredStream:
     def _deliver(self, message: ClusterMessage) -> None:
         if message.fence < self._seen:
             self.dropped_stale += 1
+            self._ownership.counters.dropped["stale_fence"] += 1
             return
         self._seen = message.fence
         if self.role != "follower":

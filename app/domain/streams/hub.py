@@ -83,6 +83,12 @@ class StreamSnapshot:
     """The stream's cluster-wide id (``app.domain.cluster.model.stream_id``): no credential."""
     owner: bool = True
     """This node runs the stream's upstream loop (always, in a single process)."""
+    role: str | None = None
+    """In a cluster: ``owner``, ``follower``, ``alone`` (Redis unreachable: this node serves
+    its own subscribers) or ``starting`` (before the first round); None in a single process."""
+    owner_node: str | None = None
+    """In a cluster: the node that runs the upstream loop as last seen ("" before the first
+    round); None in a single process."""
 
 
 def _ignore_ended(_stream: Stream, _subscribers: list[Subscriber]) -> None:
@@ -358,8 +364,11 @@ class StreamHub:
                 latest_lag_seconds=stream.latest_lag,
                 key=stream_id(key),
                 owner=self._owns(stream),
+                role=None if runner is None else runner.role,
+                owner_node=None if runner is None else runner.owner_node,
             )
             for key, stream in self._streams.items()
+            for runner in (self._clustered.get(stream),)
         ]
 
     @property

@@ -95,7 +95,10 @@ class StatusSources:
         "subscribers, REST waiters, seconds since its last update (`ageSeconds`, grows while "
         "the stream is silent), the exchange-to-server lag of that update (`lagSeconds`, when "
         "the data carries a timestamp) and the watchdog limit. `cluster`: `mode` (`single` or `cluster`) and, in a cluster, "
-        "whether this node reaches Redis (`redis`: `up` or `down`). No credential, no "
+        "whether this node reaches Redis (`redis`: `up` or `down`), this node's name (`node`) "
+        "and its live streams by role (`streams`: `owner`, `follower`, `alone`); each stream's "
+        "`ownerNode` names the node running its upstream loop (null in a single process). "
+        "No credential, no "
         "instance key, no Redis URL."
     ),
     responses=error_responses(),
@@ -116,6 +119,7 @@ async def status_json(status_sources: NamedDependency[StatusSources]) -> dict[st
                 "ageSeconds": row["latest_age_seconds"],
                 "lagSeconds": row.get("latest_lag_seconds"),
                 "watchdogSeconds": s.watchdog_seconds.get(row["data_type"]) or None,
+                "ownerNode": row.get("owner_node"),
             }
         )
     return {

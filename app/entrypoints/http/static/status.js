@@ -60,9 +60,13 @@ function renderStreams(status) {
     const stale = s.watchdogSeconds && s.ageSeconds > s.watchdogSeconds / 2;
     cell(row, seconds(s.ageSeconds), "num" + (stale ? " stale" : ""));
     cell(row, seconds(s.lagSeconds), "num");
+    // In a cluster: the node running the stream's upstream loop (this one or another).
+    const here = status.cluster && status.cluster.node;
+    cell(row, !s.ownerNode ? (here ? "-" : "this process")
+      : s.ownerNode === here ? s.ownerNode + " (this node)" : s.ownerNode);
   }
   if (!status.streams.length) {
-    cell(body.insertRow(), "no live stream").colSpan = 8;
+    cell(body.insertRow(), "no live stream").colSpan = 9;
   }
   document.getElementById("streams-summary").textContent =
     status.stats.streams + " streams, " + status.stats.subscriptions + " subscriptions, " +
@@ -81,6 +85,12 @@ function renderCache(status) {
     ["cluster", !status.cluster || status.cluster.mode !== "cluster"
       ? "single process" : "on Redis (" + status.cluster.redis + ")"],
   ];
+  const c = status.cluster;
+  if (c && c.mode === "cluster" && c.streams) {
+    rows.push(["this node", c.node]);
+    rows.push(["streams owned / followed / alone",
+      [c.streams.owner, c.streams.follower, c.streams.alone].join(" / ")]);
+  }
   for (const [name, value] of rows) {
     const row = body.insertRow();
     cell(row, name);
