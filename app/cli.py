@@ -72,7 +72,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     log = structlog.get_logger("app.cli")
     if warning:
         log.warning("default_token_in_use", detail=warning)
-    serve(settings)
+    try:
+        serve(settings)
+    except KeyboardInterrupt:
+        # Ctrl-C: uvicorn has already shut down gracefully and then re-raises the signal
+        # (uvicorn >= 0.29); its own `uvicorn.run` swallows it the same way. A clean stop,
+        # not a traceback on the operator's terminal.
+        return 0
     return 0
 
 
