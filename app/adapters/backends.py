@@ -16,6 +16,7 @@ import structlog
 
 from app.domain.config import ExchangeConfig
 from app.domain.errors import UnknownExchange
+from app.observability import scrub_text
 from app.plugin import ENTRY_POINT_GROUP, BackendContext
 from app.ports.exchange_backend import ExchangeBackend
 from app.ports.exchange_gateway import ExchangeGateway
@@ -68,12 +69,11 @@ class BackendRegistry:
                 factory = point.load()
                 backend = factory(context)
             except Exception as exc:  # noqa: BLE001 - a broken plugin must not stop the server
-                failures.append(PluginFailure(point.name, f"{type(exc).__name__}: {exc}"))
+                # Scrubbed like a log line: /api/backends shows this text to API clients.
+                error = scrub_text(f"{type(exc).__name__}: {exc}")
+                failures.append(PluginFailure(point.name, error))
                 log.warning(
-                    "backend_plugin_failed",
-                    plugin=point.name,
-                    target=point.value,
-                    error=f"{type(exc).__name__}: {exc}",
+                    "backend_plugin_failed", plugin=point.name, target=point.value, error=error
                 )
                 continue
             backends.append(backend)

@@ -49,7 +49,12 @@ GOOD_PLUGIN = """
 def plugin_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     monkeypatch.syspath_prepend(str(tmp_path))
     yield tmp_path
-    for module in ("temp_good_plugin", "temp_broken_import", "temp_broken_factory"):
+    for module in (
+        "temp_good_plugin",
+        "temp_broken_import",
+        "temp_broken_factory",
+        "temp_leaky_factory",
+    ):
         sys.modules.pop(module, None)
 
 
@@ -127,6 +132,29 @@ def test_a_plugin_that_fails_on_import_is_reported_and_skipped(plugin_dir: Path)
     warnings = {e["plugin"]: e for e in logs if e["event"] == "backend_plugin_failed"}
     assert set(warnings) == {"tempimport", "tempfactory"}
     assert all(e["log_level"] == "warning" for e in warnings.values())
+
+
+def test_a_failed_plugins_error_is_scrubbed_of_secrets_in_api_backends(plugin_dir: Path) -> None:
+    # /api/backends shows the error to API clients: the same redaction as the log line.
+    install_fake_distribution(
+        plugin_dir,
+        "temp_leaky",
+        "templeaky = temp_leaky_factory:factory",
+        {
+            "temp_leaky_factory": """
+                def factory(context):
+                    raise RuntimeError('login refused: api_key=AKIA-plugin-1234 password=hunter2x')
+            """,
+        },
+    )
+    with capture_logs() as logs:
+        registry = BackendRegistry.discover(Settings())
+    row = next(row for row in registry.describe() if row["name"] == "templeaky")
+    assert row["status"] == "failed"
+    assert row["error"].startswith("RuntimeError: login refused: api_key=")  # the reason stays
+    assert "AKIA-plugin-1234" not in row["error"] and "hunter2x" not in row["error"]
+    warning = next(e for e in logs if e["event"] == "backend_plugin_failed")
+    assert "AKIA-plugin-1234" not in warning["error"] and "hunter2x" not in warning["error"]
 
 
 def test_a_plugin_factory_receives_the_narrow_context_not_the_settings(plugin_dir: Path) -> None:
