@@ -196,10 +196,15 @@ class ClusterSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
             raise ValueError(f"redis_url must start with one of {', '.join(REDIS_SCHEMES)}")
 
 
+# A TCP port number; 0 asks the OS for a free one. Checked here so that a typo in PORT or
+# --port is a one-line configuration error, not a traceback from bind().
+Port = Annotated[int, msgspec.Meta(ge=0, le=65535)]
+
+
 class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     host: str = "127.0.0.1"
-    port: int = 3001
-    socket_port: int | None = None
+    port: Port = 3001
+    socket_port: Port | None = None
     """A second port serving Socket.IO only (the terminal's client connects at port + 1).
     None: ``port + 1``; 0: no second port. Same process, auth, hub and subscriptions."""
     api_token: str | None = None
@@ -223,7 +228,7 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """Named tokens besides API_TOKEN; reloaded from the config file on SIGHUP."""
     metrics_public: bool = False
     """Serve GET /metrics without a token (for a scraper on a trusted network)."""
-    metrics_port: int | None = None
+    metrics_port: Port | None = None
     """Also serve the metrics, without a token, on this port of ``host`` (0: any free port)."""
     config_file: str | None = None
     """Set by load_settings to the TOML file read (the file SIGHUP reloads); not a setting."""

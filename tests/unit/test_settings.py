@@ -96,6 +96,29 @@ def test_bad_port_in_environment() -> None:
         load_settings(env={"PORT": "abc"})
 
 
+@pytest.mark.parametrize(
+    ("env", "overrides", "field"),
+    [
+        ({"PORT": "99999"}, {}, "port"),
+        ({}, {"port": -1}, "port"),
+        ({}, {"socket_port": 70000}, "socket_port"),
+        ({"METRICS_PORT": "65536"}, {}, "metrics_port"),
+    ],
+)
+def test_a_port_out_of_range_is_a_configuration_error(
+    env: dict[str, str], overrides: dict[str, int], field: str
+) -> None:
+    # Was an OverflowError traceback from bind() at start-up.
+    with pytest.raises(SettingsError, match=rf"invalid configuration: .* `\$\.{field}`"):
+        load_settings(env=env, overrides=overrides)
+
+
+def test_the_whole_port_range_is_accepted() -> None:
+    # positive control for the bounds above: 0 (a free port) and 65535 are valid
+    assert load_settings(env={}, overrides={"port": 0, "socket_port": 65535}).port == 0
+    assert load_settings(env={"PORT": "65535"}).port == 65535
+
+
 @pytest.mark.parametrize("host", ["127.0.0.1", "localhost", "::1", "127.0.0.5"])
 def test_default_token_is_allowed_on_loopback_with_a_warning(host: str) -> None:
     warning = check_token_policy(load_settings(env={"HOST": host}))
