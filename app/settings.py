@@ -6,6 +6,7 @@ Nothing here is read at import time: ``load_settings`` is called by the CLI or b
 
 from __future__ import annotations
 
+import logging
 import os
 import tomllib
 from collections.abc import Mapping
@@ -238,6 +239,9 @@ class Settings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
         # (otherwise "   " would pass the off-loopback refusal and work as a password).
         if self.api_token is not None and not self.api_token.strip():
             self.api_token = None
+        # Any case, as the logging module names them; a typo used to fall back to info silently.
+        if not isinstance(logging.getLevelName(self.log_level.upper()), int):
+            raise ValueError("log_level must be one of debug, info, warning, error, critical")
 
     @property
     def effective_socket_port(self) -> int | None:

@@ -119,6 +119,14 @@ def test_the_whole_port_range_is_accepted() -> None:
     assert load_settings(env={"PORT": "65535"}).port == 65535
 
 
+def test_an_unknown_log_level_is_a_configuration_error() -> None:
+    with pytest.raises(SettingsError, match="log_level must be one of debug, info"):
+        load_settings(env={"LOG_LEVEL": "loud"})
+    # positive control: the usual spellings, in any case
+    assert load_settings(env={"LOG_LEVEL": "DEBUG"}).log_level == "DEBUG"
+    assert load_settings(env={"LOG_LEVEL": "warning"}).log_level == "warning"
+
+
 @pytest.mark.parametrize("host", ["127.0.0.1", "localhost", "::1", "127.0.0.5"])
 def test_default_token_is_allowed_on_loopback_with_a_warning(host: str) -> None:
     warning = check_token_policy(load_settings(env={"HOST": host}))
