@@ -34,6 +34,10 @@ from app.settings import Settings
 DOCS_PATH = "/schema"
 CORS_METHODS = ["GET", "POST", "PUT", "DELETE", "OPTIONS"]
 CORS_HEADERS = ["Content-Type", "Authorization", "X-Requested-With"]
+# Response headers a browser page may read across origins (beyond the CORS-safelisted ones):
+# where a read came from and how old it is (ADR 0100), the request id, and how long to wait
+# after a 429. Without this list `response.headers.get("X-Data-Source")` is null in a browser.
+CORS_EXPOSE_HEADERS = ["X-Data-Source", "X-Data-Age-Ms", "X-Request-Id", "Retry-After"]
 
 Lifespan = Callable[[Litestar], AbstractAsyncContextManager[None]]
 
@@ -158,6 +162,7 @@ def create_http_app(
             allow_origins=list(settings.cors_origins),
             allow_methods=CORS_METHODS,  # type: ignore[arg-type]
             allow_headers=CORS_HEADERS,
+            expose_headers=CORS_EXPOSE_HEADERS,
         ),
         exception_handlers=EXCEPTION_HANDLERS,
         openapi_config=openapi,
