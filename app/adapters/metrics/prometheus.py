@@ -18,6 +18,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from prometheus_client.registry import Collector
 
+from app.adapters.metrics.http_requests import HttpRequestCounts
 from app.ports.metrics import GaugeSource, Sample
 
 PREFIX = "profitmaker_"
@@ -42,19 +43,9 @@ class PrometheusMetrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=False)
         r = self.registry
-        self._http_requests = Counter(
-            PREFIX + "http_requests",
-            "REST requests answered, by route template and status.",
-            ("route", "method", "status"),
-            registry=r,
-        )
-        self._http_latency = Histogram(
-            PREFIX + "http_request_duration_seconds",
-            "REST request duration (s), by route.",
-            ("route",),
-            buckets=HTTP_BUCKETS,
-            registry=r,
-        )
+        # Taken on every REST request: counted in plain Python, same exposition (ADR 0180).
+        self._http = HttpRequestCounts(PREFIX, HTTP_BUCKETS)
+        r.register(self._http)
         self._token_requests = Counter(
             PREFIX + "token_requests",
             "Requests by token name and outcome (ok, quota).",
@@ -144,8 +135,7 @@ class PrometheusMetrics:
     # -- the port -------------------------------------------------------------------------
 
     def http_request(self, route: str, method: str, status: int, seconds: float) -> None:
-        self._child(self._http_requests, route, method, str(status)).inc()
-        self._child(self._http_latency, route).observe(seconds)
+        self._http.observe(route, method, status, seconds)
 
     def token_request(self, token: str, outcome: str) -> None:
         self._child(self._token_requests, token, outcome).inc()
