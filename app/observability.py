@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import functools
 import json
 import logging
@@ -17,7 +18,7 @@ import re
 import sys
 import time
 from collections.abc import MutableMapping
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
@@ -57,6 +58,30 @@ _TEXT_PATTERNS = (
 # any text that carries them, whatever surrounds them, is scrubbed before it leaves.
 _request_secrets: ContextVar[tuple[str, ...]] = ContextVar("request_secrets", default=())
 _MIN_SECRET_LENGTH = 4  # shorter values would mask ordinary words
+
+# The id of the request being served: every line logged while it runs carries it as
+# ``request_id`` (``add_request_id``). Its own variable, not structlog's bind_contextvars:
+# set and reset on every request, that costs a fraction (ADR 0180).
+_request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
+
+
+def bind_request_id(request_id: str) -> Token[str | None]:
+    """Mark ``request_id`` as the current request's; give the token to ``reset_request_id``."""
+    return _request_id.set(request_id)
+
+
+def reset_request_id(token: Token[str | None]) -> None:
+    """Undo ``bind_request_id`` (the request is answered)."""
+    _request_id.reset(token)
+
+
+def add_request_id(logger: Any, method: str, event_dict: MutableMapping[str, Any]) -> Any:
+    """Processor: the current request's id as ``request_id``, after the bound fields (where
+    ``merge_contextvars`` put it when the id was bound through structlog)."""
+    request_id = _request_id.get()
+    if request_id is not None:
+        event_dict.setdefault("request_id", request_id)
+    return event_dict
 
 
 def remember_secrets(*values: object) -> None:
@@ -168,6 +193,7 @@ class _ScrubRendered:
 def shared_processors() -> list[Any]:
     return [
         structlog.contextvars.merge_contextvars,
+        add_request_id,
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
@@ -192,10 +218,20 @@ class LineHandler(logging.StreamHandler):  # type: ignore[type-arg]
         self._processors = chain[1:-1]  # without filter_by_level and wrap_for_formatter
         self._renderer = renderer
         self._fast_json = fast_json
-        self._pending: list[str] = []
+        self._pending: list[str | _PendingRequest] = []
+        self._plain_texts: set[str] = set()
+        """Request-line texts known to need no escaping and no scrubbing (``_request_line``)."""
         self._drain_scheduled = False
 
+    @property
+    def fast_json(self) -> bool:
+        """True when lines are JSON (not the console format): ready-made lines may be written."""
+        return self._fast_json
+
     def write_event(self, logger: logging.Logger, event_dict: dict[str, Any]) -> None:
+        self.write_line(logger, self._event_line(logger, event_dict))
+
+    def _event_line(self, logger: logging.Logger, event_dict: dict[str, Any]) -> str:
         line = _fast_json_line(logger, event_dict) if self._fast_json else None
         if line is None:
             ed: Any = event_dict
@@ -204,6 +240,36 @@ class LineHandler(logging.StreamHandler):  # type: ignore[type-arg]
             # No final scrub_text here: every value went through redact_secrets above, and
             # the line has no traceback (the rendered-line scrub is for those, ADR 0005).
             line = self._renderer(logger, "info", ed)
+        return str(line)
+
+    def write_request(self, logger: logging.Logger, request: RequestLine) -> None:
+        """The ``http_request`` line of ``request``, made when this loop turn's lines are
+        written (ADR 0180): the request pays for keeping four references; the lines of a
+        turn are made together, in order, in the request's own context (its bound fields
+        and credentials, captured here), stamped with the time of this call."""
+        pending = (logger, request, contextvars.copy_context(), time.time_ns())
+        try:
+            if _writes_each_call(self.stream) and self._defer(pending):
+                return
+            line = self._request_text(pending)
+        except RecursionError:
+            raise
+        except Exception:  # noqa: BLE001 - as StreamHandler.emit
+            self.handleError(logging.makeLogRecord({"name": logger.name, "msg": "http_request"}))
+            return
+        self.write_line(logger, line)
+
+    def _request_text(self, pending: _PendingRequest) -> str:
+        """The line of a kept request: the template where it applies, else the generic road
+        (``_event_line``, stamped when it runs), both in the request's context."""
+        logger, request, context, stamp_ns = pending
+        line = _request_line(logger.name, request, context, stamp_ns, self._plain_texts)
+        if line is None:
+            line = context.run(self._event_line, logger, _request_event(request))
+        return line
+
+    def write_line(self, logger: logging.Logger, line: str) -> None:
+        """Write one rendered line (no terminator): batched per loop turn where it can be."""
         text = line + self.terminator
         try:
             if _writes_each_call(self.stream) and self._defer(text):
@@ -218,7 +284,7 @@ class LineHandler(logging.StreamHandler):  # type: ignore[type-arg]
         except Exception:  # noqa: BLE001 - as StreamHandler.emit: a broken stream never fails the caller
             self.handleError(logging.makeLogRecord({"name": logger.name, "msg": line}))
 
-    def _defer(self, text: str) -> bool:
+    def _defer(self, text: str | _PendingRequest) -> bool:
         """On an event loop: keep the line and write every line of this loop turn in one
         ``write`` when the turn ends (one syscall for all requests answered in it, ADR 0122).
         Any other line, ``flush()`` and ``close()`` write the kept ones first, so the order
@@ -246,9 +312,19 @@ class LineHandler(logging.StreamHandler):  # type: ignore[type-arg]
         """Write the kept lines (the caller holds the lock)."""
         self._drain_scheduled = False
         if self._pending:
-            text = "".join(self._pending)
-            self._pending.clear()
-            self.stream.write(text)
+            kept = self._pending
+            self._pending = []
+            texts = [text if type(text) is str else self._kept_request_text(text) for text in kept]
+            self.stream.write("".join(texts))
+
+    def _kept_request_text(self, pending: Any) -> str:
+        try:
+            return self._request_text(pending) + self.terminator
+        except RecursionError:
+            raise
+        except Exception:  # noqa: BLE001 - one line that cannot be made loses only itself
+            self.handleError(logging.makeLogRecord({"name": "app.http", "msg": "http_request"}))
+            return ""
 
     def emit(self, record: logging.LogRecord) -> None:
         with self.lock:  # type: ignore[union-attr]
@@ -295,7 +371,11 @@ class _UtcStamp:
         self._prefix = ""
 
     def __call__(self) -> str:
-        second, nanos = divmod(time.time_ns(), 1_000_000_000)
+        return self.at(time.time_ns())
+
+    def at(self, stamp_ns: int) -> str:
+        """The text of ``stamp_ns`` (ns since the epoch)."""
+        second, nanos = divmod(stamp_ns, 1_000_000_000)
         if second != self._second:
             self._prefix = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S")
             self._second = second
@@ -326,6 +406,9 @@ def _fast_json_line(logger: logging.Logger, ed: dict[str, Any]) -> str | None:
             return None
     for key, value in structlog.contextvars.get_contextvars().items():
         ed.setdefault(key, value)
+    request_id = _request_id.get()
+    if request_id is not None:
+        ed.setdefault("request_id", request_id)
     ed["level"] = "info"
     ed["logger"] = logger.name
     ed["timestamp"] = _utc_stamp()
@@ -364,6 +447,109 @@ def emit_info(logger: logging.Logger, event: str, **fields: Any) -> None:
         return
     fields["event"] = event
     handler.write_event(logger, fields)
+
+
+RequestLine = tuple[str, str, int, float, "str | None"]
+"""The fields of one ``http_request`` line, in the line's order: method, path, status,
+duration_ms, token_name (a plain tuple: made on every request)."""
+
+_REQUEST_FIELDS = ("method", "path", "status", "duration_ms", "token_name")
+
+_PendingRequest = tuple[logging.Logger, RequestLine, contextvars.Context, int]
+"""A kept request line: its logger, fields, the request's context and its time (ns)."""
+
+
+def _request_event(request: RequestLine) -> dict[str, Any]:
+    """The fields as ``emit_info`` would get them: the fields, then ``event``."""
+    return {**dict(zip(_REQUEST_FIELDS, request, strict=True)), "event": "http_request"}
+
+
+def emit_request_line(
+    logger: logging.Logger,
+    method: str,
+    path: str,
+    status: int,
+    duration_ms: float,
+    token_name: str | None,
+) -> None:
+    """``emit_info(logger, "http_request", method=..., path=..., status=..., duration_ms=...,
+    token_name=...)``: the same line, made from a template when it can be (ADR 0180).
+
+    The line of every REST request: through ``emit_info`` it cost ~10 us of server CPU per
+    request (``bench.rest --overhead``), most of it the generic field walk and encoder. The
+    template applies only when the generic road would write exactly the same text: JSON
+    lines, ``request_id`` the only bound context field, every string printable ASCII with
+    nothing JSON escapes and nothing to redact or scrub, a plain duration. Anything else
+    takes ``emit_info`` (a test compares both roads over awkward inputs).
+    """
+    if not logger.isEnabledFor(logging.INFO):
+        return
+    handler = _sole_line_handler(logger)
+    if handler is None or not handler.fast_json:
+        emit_info(
+            logger,
+            "http_request",
+            method=method,
+            path=path,
+            status=status,
+            duration_ms=duration_ms,
+            token_name=token_name,
+        )
+        return
+    handler.write_request(logger, (method, path, status, duration_ms, token_name))
+
+
+_STRUCTLOG_PREFIX = structlog.contextvars.STRUCTLOG_KEY_PREFIX
+
+# Printable ASCII but '"' and '\\': the characters msgspec writes into a JSON string as they are.
+_VERBATIM_JSON_TEXT = re.compile(r"[ !#-\[\]-~]*")
+
+
+_PLAIN_TEXTS_KEPT = 1024
+
+
+def _request_line(
+    logger_name: str,
+    request: RequestLine,
+    context: contextvars.Context,
+    stamp_ns: int,
+    plain: set[str],
+) -> str | None:
+    """The ``http_request`` line ``_fast_json_line`` would make in ``context`` (the
+    request's: its bound fields and credentials), stamped ``stamp_ns`` (ns since the epoch),
+    or None when the template cannot promise the same text (see ``emit_request_line``).
+    ``plain`` keeps method/path/logger/token texts already found verbatim and scrub-free
+    (a remembered credential is still looked for on every line)."""
+    method, path, status, duration_ms, token_name = request
+    for var, value in context.items():  # as structlog's get_contextvars reads them
+        if value is not Ellipsis and var.name.startswith(_STRUCTLOG_PREFIX):
+            return None  # a field bound through structlog: the generic road places it
+    request_id = context.get(_request_id)
+    if type(request_id) is not str or type(status) is not int:
+        return None
+    # repr(float) and msgspec agree on plain decimals; exponents (<1e-4, >=1e16) differ.
+    if type(duration_ms) is not float or not (duration_ms == 0.0 or 1e-3 <= duration_ms < 1e15):
+        return None
+    # One space between the texts: no word that would need scrubbing spans two of them.
+    texts = f"{method} {path} {logger_name} {token_name}"
+    if texts not in plain:  # the few routes a server answers: checked once each
+        if not _VERBATIM_JSON_TEXT.fullmatch(texts) or _may_hold_secret(texts):
+            return None
+        if len(plain) >= _PLAIN_TEXTS_KEPT:  # paths are the client's choice: bounded
+            plain.clear()
+        plain.add(texts)
+    if not _VERBATIM_JSON_TEXT.fullmatch(request_id) or _may_hold_secret(request_id):
+        return None  # a client's X-Request-ID
+    known = context.get(_request_secrets, ())
+    if known and any(secret in texts or secret in request_id for secret in known):
+        return None
+    token = "null" if token_name is None else f'"{token_name}"'
+    return (
+        f'{{"method":"{method}","path":"{path}","status":{status},'
+        f'"duration_ms":{duration_ms!r},"token_name":{token},"event":"http_request",'
+        f'"request_id":"{request_id}","level":"info","logger":"{logger_name}",'
+        f'"timestamp":"{_utc_stamp.at(stamp_ns)}"}}'
+    )
 
 
 def _sole_line_handler(logger: logging.Logger) -> LineHandler | None:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import contextvars
 import io
 import json
 import logging
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -272,3 +275,213 @@ async def test_a_write_through_stream_is_batched_too() -> None:
     finally:
         structlog.reset_defaults()
         logging.getLogger().handlers.clear()
+
+
+# -- emit_request_line: the template road of the http_request line (ADR 0180) -------------
+
+STAMP = "2026-12-01T03:00:00.123456Z"
+
+AWKWARD_REQUESTS = [
+    ("GET", '/a"quote', 200, 0.5, None),  # JSON escapes '"'
+    ("GET", "/back\\slash", 200, 0.5, None),
+    ("GET", "/caf\u00e9", 404, 0.5, None),  # non-ASCII
+    ("GET", "/tab\there", 404, 0.5, None),  # a control character
+    ("GET", "/del\x7f", 404, 0.5, None),
+    ("GET", "/api/key/abc", 404, 0.5, None),  # a word the scrubber looks at
+    ("GET", "/x", 200, 0.5, "token-desk"),
+    ("POST", "/x/secret=abc123", 400, 0.5, "desk"),
+    ("GET", "/x", 200, 1e-05, None),  # repr writes an exponent
+    ("GET", "/x", 200, 1e16, None),
+    ("GET", "/x", 200, 3, None),  # an int duration
+    ("GET", "/x", 200, 0.5, 'desk"a'),
+]
+PLAIN_REQUESTS = [
+    ("GET", "/health", 200, 0.0, None),
+    ("GET", "/health", 200, 0.001, None),
+    ("HEAD", "/health", 200, 0.123, "desk-a"),
+    ("POST", "/api/exchange/fetchTicker", 429, 12345.678, "desk.b_2"),
+    ("GET", "/api/streams/{x}!~*()'<>&", 404, 99.999, None),
+]
+
+
+@contextlib.contextmanager
+def _request_id_bound(request_id: str) -> Iterator[None]:
+    """As RequestLogMiddleware marks the request it serves."""
+    from app.observability import bind_request_id, reset_request_id
+
+    token = bind_request_id(request_id)
+    try:
+        yield
+    finally:
+        reset_request_id(token)
+
+
+def _request_lines(
+    requests: list[tuple[str, str, int, float, str | None]],
+    **bound: object,
+) -> tuple[list[str], list[str]]:
+    """Each request written by emit_info and by emit_request_line, one fixed timestamp."""
+    from app import observability
+
+    stream = io.StringIO()
+    configure_logging("info", "json", stream=stream)
+    try:
+        std = logging.getLogger("app.http")
+        with (
+            _request_id_bound(str(bound.pop("request_id", "0af3c9d2e1b4"))),
+            structlog.contextvars.bound_contextvars(**bound),
+        ):
+            for method, path, status, duration_ms, token_name in requests:
+                emit_info(
+                    std,
+                    "http_request",
+                    method=method,
+                    path=path,
+                    status=status,
+                    duration_ms=duration_ms,
+                    token_name=token_name,
+                )
+                observability.emit_request_line(std, method, path, status, duration_ms, token_name)
+    finally:
+        structlog.reset_defaults()
+        logging.getLogger().handlers.clear()
+    # Each road stamps the time it ran at: compare the rest of the line.
+    lines = [re.sub(r'"timestamp":"[^"]*"', f'"timestamp":"{STAMP}"', x) for x in _lines(stream)]
+    assert all(f'"timestamp":"{STAMP}"' in line for line in lines)
+    return lines[0::2], lines[1::2]
+
+
+def test_the_template_line_is_the_generic_line_byte_for_byte() -> None:
+    generic, template = _request_lines(PLAIN_REQUESTS + AWKWARD_REQUESTS)
+    assert template == generic
+    assert len(generic) == len(PLAIN_REQUESTS + AWKWARD_REQUESTS)
+
+
+def test_the_template_applies_to_plain_requests_only() -> None:
+    from app.observability import _request_line
+
+    def line(request: tuple[str, str, int, float, str | None]) -> str | None:
+        return _request_line(
+            "app.http", request, contextvars.copy_context(), 1_796_083_810_123_456_789, set()
+        )
+
+    with _request_id_bound("0af3c9d2e1b4"):
+        made = [line(request) for request in PLAIN_REQUESTS]
+        refused = [line(request) for request in AWKWARD_REQUESTS]
+        with structlog.contextvars.bound_contextvars(user="u1"):  # another bound field
+            extra = line(PLAIN_REQUESTS[0])
+    assert all(line is not None for line in made)
+    assert refused == [None] * len(AWKWARD_REQUESTS)
+    assert extra is None
+
+
+def test_with_another_bound_field_the_generic_road_writes_it() -> None:
+    generic, template = _request_lines(PLAIN_REQUESTS[:1], user="u1")
+    assert template == generic
+    assert json.loads(template[0])["user"] == "u1"
+
+
+def test_a_remembered_secret_in_the_path_is_scrubbed_on_the_template_road() -> None:
+    lines: list[str] = []
+
+    def request() -> None:  # the request task's own context holds its credentials
+        remember_secrets("Zq7RvX2mPw")
+        lines.extend(
+            _request_lines(
+                [("GET", "/x/Zq7RvX2mPw", 200, 0.5, None), ("GET", "/x/plain", 200, 0.5, None)]
+            )[1]
+        )
+
+    contextvars.copy_context().run(request)
+    assert json.loads(lines[0])["path"] == f"/x/{REDACTED}"
+    assert json.loads(lines[1])["path"] == "/x/plain"  # positive control
+
+
+def test_on_a_loop_the_lines_of_a_turn_are_made_at_its_end_in_order_with_their_context() -> None:
+    """stderr as Python sets it up (line-buffered): request lines are kept and made when the
+    loop turn ends, each with what its request had bound and remembered, even though the
+    request reset them before; a line logged in between keeps its place."""
+    from app.observability import emit_request_line
+
+    raw = io.BytesIO()
+    stream = io.TextIOWrapper(raw, encoding="utf-8", line_buffering=True)
+    configure_logging("info", "json", stream=stream)
+    std = logging.getLogger("app.http")
+
+    def request(request_id: str, path: str) -> None:
+        remember_secrets("Zq7RvX2mPw")
+        with _request_id_bound(request_id):
+            emit_request_line(std, "GET", path, 200, 0.25, None)
+
+    async def turn() -> bytes:
+        contextvars.copy_context().run(request, "r-1", "/one")
+        structlog.get_logger("app.other").warning("between")  # writes the kept line first
+        contextvars.copy_context().run(request, "r-2", "/x/Zq7RvX2mPw")
+        contextvars.copy_context().run(request, "r-3", "/caf\u00e9")  # the generic road
+        kept = raw.getvalue()
+        await asyncio.sleep(0)  # the loop turn ends: the kept lines are made and written
+        await asyncio.sleep(0)
+        return kept
+
+    try:
+        kept = asyncio.run(turn())
+    finally:
+        structlog.reset_defaults()
+        logging.getLogger().handlers.clear()
+    lines = [json.loads(line) for line in raw.getvalue().decode().splitlines()]
+    assert [line["event"] for line in lines] == [
+        "http_request",
+        "between",
+        "http_request",
+        "http_request",
+    ]
+    assert kept.decode().count("http_request") == 1  # r-2 and r-3 waited for the turn's end
+    assert [line.get("request_id") for line in lines] == ["r-1", None, "r-2", "r-3"]
+    assert lines[2]["path"] == f"/x/{REDACTED}"
+    assert lines[3]["path"] == "/caf\u00e9"
+
+
+def test_a_path_seen_plain_before_is_still_scrubbed_for_a_request_that_holds_its_secret() -> None:
+    """The template remembers texts it found plain; a request's own credentials are looked
+    for on every line, the remembered ones too."""
+    path = "/x/Zq7RvX2mPw"
+    first: list[str] = []
+    second: list[str] = []
+
+    def request(out: list[str], secret: str | None) -> None:
+        if secret:
+            remember_secrets(secret)
+        out.extend(_request_lines([("GET", path, 200, 0.5, None)] * 2)[1])
+
+    contextvars.copy_context().run(request, first, None)
+    contextvars.copy_context().run(request, second, "Zq7RvX2mPw")
+    assert [json.loads(line)["path"] for line in first] == [path, path]  # positive control
+    assert [json.loads(line)["path"] for line in second] == [f"/x/{REDACTED}"] * 2
+
+
+def test_a_client_request_id_is_checked_on_every_line() -> None:
+    from app.observability import _request_line
+
+    plain: set[str] = set()
+    lines = []
+    for request_id in ("0af3c9d2e1b4", "monkey-1", 'a"b', "0af3c9d2e1b5"):
+        with _request_id_bound(request_id):
+            context = contextvars.copy_context()
+        lines.append(_request_line("app.http", PLAIN_REQUESTS[0], context, 0, plain))
+    assert lines[0] is not None and lines[3] is not None
+    assert lines[1] is None and lines[2] is None  # "key" inside, a quote: the generic road
+    generic, template = _request_lines([PLAIN_REQUESTS[0]], request_id="monkey-1")
+    assert template == generic
+    assert json.loads(template[0])["request_id"] == "monkey-1"
+
+
+def test_the_remembered_texts_stay_bounded() -> None:
+    from app.observability import _PLAIN_TEXTS_KEPT, _request_line
+
+    plain: set[str] = set()
+    with _request_id_bound("0af3c9d2e1b4"):
+        context = contextvars.copy_context()
+    for n in range(_PLAIN_TEXTS_KEPT * 2 + 5):
+        line = _request_line("app.http", ("GET", f"/p/{n}", 404, 0.5, None), context, 0, plain)
+        assert line is not None and f'"path":"/p/{n}"' in line
+    assert 0 < len(plain) <= _PLAIN_TEXTS_KEPT
