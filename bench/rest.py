@@ -4,6 +4,9 @@
     .venv/bin/python -m bench.rest --quick    # short run, same tables
     .venv/bin/python -m bench.rest --overhead # only table 4: ours vs a bare Litestar app,
                                               # CPU per request (under a minute)
+    .venv/bin/python -m bench.rest --overhead --baseline ../main
+                                              # and another checkout's server (its own
+                                              # .venv) in the same runs: before and after
 
 Everything runs on 127.0.0.1: the binance emulator (``tests.emulator``, ~2,000 symbols) in
 a child process, the server as a child via its CLI, this process as the load client and as
@@ -560,9 +563,9 @@ async def run(plan: Plan, *, log_level: str) -> None:
         await emulator.stop()
 
 
-async def run_overhead(plan: OverheadPlan, *, log_level: str) -> None:
+async def run_overhead(plan: OverheadPlan, *, log_level: str, baseline: Path | None) -> None:
     load_before = Path("/proc/loadavg").read_text().split()[:3]
-    sections = await section_overhead(plan, log_level=log_level)
+    sections = await section_overhead(plan, log_level=log_level, baseline=baseline)
     print(
         machine_header(
             "bench.rest --overhead: server cost per request, ours vs bare Litestar",
@@ -594,6 +597,12 @@ def main(argv: list[str] | None = None) -> int:
         help="only the server-overhead table (bare Litestar vs ours)",
     )
     parser.add_argument("--repeats", type=int, default=3, help="--overhead: interleaved runs")
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        help="--overhead: another checkout with its own .venv (e.g. a worktree of main), "
+        "loaded as a third app in the same runs: before and after in one table",
+    )
     parser.add_argument("--max-minutes", type=float, default=20.0, help="hard stop for the run")
     args = parser.parse_args(argv)
     plan = Plan.of(args.quick, args.symbols)
@@ -603,7 +612,9 @@ def main(argv: list[str] | None = None) -> int:
         assert task is not None
         asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
         work = (
-            run_overhead(OverheadPlan(repeats=args.repeats), log_level=args.log_level)
+            run_overhead(
+                OverheadPlan(repeats=args.repeats), log_level=args.log_level, baseline=args.baseline
+            )
             if args.overhead
             else run(plan, log_level=args.log_level)
         )

@@ -18,6 +18,7 @@ import json
 import secrets
 import statistics
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from bench.rest_loadgen import Connection, LoadResult, build_request, open_connections, run_load
@@ -25,6 +26,8 @@ from bench.rest_procs import HOST, BareProcess, ServerProcess, cpu_seconds
 from bench.rest_report import table
 
 TARGET_RATIO = 1.5
+BEFORE = "ours, baseline"
+"""The app name of ``--baseline``'s server in the table."""
 TICKER_BODY = {"config": {"exchangeId": "sim"}, "symbol": "BTC/USDT"}
 
 
@@ -92,17 +95,30 @@ async def _cached_ticker(port: int, token: str) -> dict[str, Any]:
         await conn.close()
 
 
-async def section_overhead(plan: OverheadPlan, *, log_level: str = "info") -> list[str]:
+async def section_overhead(
+    plan: OverheadPlan, *, log_level: str = "info", baseline: Path | None = None
+) -> list[str]:
+    """The table; with ``baseline`` (another checkout with its own ``.venv``, e.g. a worktree
+    of main before a change) its server is a third app, loaded in the same interleaved
+    rounds: before and after in one run."""
     token = secrets.token_urlsafe(24)
     ours = ServerProcess(our_config(log_level), token)
+    before = ServerProcess(our_config(log_level), token, baseline) if baseline else None
     bare: BareProcess | None = None
     try:
         await ours.start()
+        if before is not None:
+            await before.start()
         bare = BareProcess(await _cached_ticker(ours.port, token))
         await bare.start()
         auth = {"Authorization": f"Bearer {token}"}
+        apps: list[tuple[str, Any, dict[str, str]]] = [("bare Litestar", bare, {})]
+        if before is not None:
+            await _cached_ticker(before.port, token)
+            apps.append((BEFORE, before, auth))
+        apps.append(("ours", ours, auth))
         targets = []
-        for name, proc, headers in (("bare Litestar", bare, {}), ("ours", ours, auth)):
+        for name, proc, headers in apps:
             targets += [
                 (name, "GET /health", proc, build_request("GET", HOST, proc.port, "/health")),
                 (
@@ -114,7 +130,8 @@ async def section_overhead(plan: OverheadPlan, *, log_level: str = "info") -> li
                     ),
                 ),
             ]
-        targets.sort(key=lambda t: (t[1], t[0]))  # per route: bare, then ours
+        order = {name: n for n, (name, _, _) in enumerate(apps)}
+        targets.sort(key=lambda t: (t[1], order[t[0]]))  # per route: bare, (before), ours
         for _, _, proc, request in targets:
             await _load(proc.port, request, plan, proc.pid, plan.warmup_seconds)
         runs: list[Row] = []
@@ -133,6 +150,8 @@ async def section_overhead(plan: OverheadPlan, *, log_level: str = "info") -> li
                 )
     finally:
         await ours.stop()
+        if before is not None:
+            await before.stop()
         if bare is not None:
             await bare.stop()
     return [_report(plan, runs, log_level)]
@@ -159,7 +178,7 @@ def _report(plan: OverheadPlan, runs: list[Row], log_level: str) -> str:
         ratio = m.cpu_us / base.cpu_us
         spread = "/".join(f"{r.cpu_us:.0f}" for r in runs if (r.route, r.app) == (route, app))
         rows.append([route, app, m.rps, m.p50_ms, m.p99_ms, m.cpu_us, spread, ratio])
-        if app != "bare Litestar":
+        if app == "ours":
             verdict = "MET" if ratio <= TARGET_RATIO else "MISSED"
             notes.append(
                 f"{route}: ours / bare CPU per request = {ratio:.2f} "

@@ -180,9 +180,11 @@ class EmulatorProcess(_Child):
 class ServerProcess(_Child):
     """``profitmaker-server`` via its CLI, a temp TOML config, ``API_TOKEN`` in the env."""
 
-    def __init__(self, config_text: str, token: str) -> None:
+    def __init__(self, config_text: str, token: str, tree: Path | None = None) -> None:
         self.config_text = config_text
         self.token = token
+        self.tree = tree
+        """Another checkout to run (its own ``.venv``), e.g. main before a change; None: this."""
         self.port = 0
         self._dir = tempfile.TemporaryDirectory(prefix="pm-bench-")
         self.log_path = Path(self._dir.name) / "server.log"
@@ -198,7 +200,7 @@ class ServerProcess(_Child):
         with self.log_path.open("ab") as log:
             self.proc = await asyncio.create_subprocess_exec(
                 *self.command(config),
-                cwd=REPO,
+                cwd=self.tree or REPO,
                 env=env,
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=log,
@@ -225,7 +227,11 @@ class ServerProcess(_Child):
     def command(self, config: Path) -> list[str]:
         """The child's argv (the CLI with the config file)."""
         return [
-            str(Path(sys.executable).parent / "profitmaker-server"),
+            str(
+                self.tree / ".venv/bin/profitmaker-server"
+                if self.tree
+                else Path(sys.executable).parent / "profitmaker-server"
+            ),
             "--host",
             HOST,
             "--port",
