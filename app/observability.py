@@ -19,11 +19,12 @@ import sys
 import time
 from collections.abc import MutableMapping
 from contextvars import ContextVar, Token
-from datetime import UTC, datetime
 from typing import Any, TextIO
 
 import msgspec
 import structlog
+
+from app.utc_text import IsoStamp
 
 REDACTED = "[REDACTED]"
 
@@ -361,29 +362,7 @@ _PLAIN = frozenset({str, int, float, bool, type(None)})
 _NEEDS_PROCESSORS = ("exc_info", "stack_info")  # format_exc_info / StackInfoRenderer work
 
 
-class _UtcStamp:
-    """``TimeStamper(fmt="iso", utc=True)``'s text, e.g. ``2026-11-30T23:50:10.123456Z``
-    (no fraction when the microseconds are 0, as ``isoformat``), the date and time of day
-    formatted once per second: 0.3 us a line instead of 1.1 us."""
-
-    def __init__(self) -> None:
-        self._second = -1
-        self._prefix = ""
-
-    def __call__(self) -> str:
-        return self.at(time.time_ns())
-
-    def at(self, stamp_ns: int) -> str:
-        """The text of ``stamp_ns`` (ns since the epoch)."""
-        second, nanos = divmod(stamp_ns, 1_000_000_000)
-        if second != self._second:
-            self._prefix = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S")
-            self._second = second
-        micros = nanos // 1000
-        return f"{self._prefix}.{micros:06d}Z" if micros else f"{self._prefix}Z"
-
-
-_utc_stamp = _UtcStamp()
+_utc_stamp = IsoStamp(6, zero_fraction=False)  # TimeStamper's text, 0.3 us instead of 1.1
 
 
 @functools.lru_cache(maxsize=256)

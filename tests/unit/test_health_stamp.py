@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from app.entrypoints.http.health import IsoMillisecondStamp
+from app.utc_text import IsoStamp
 
 NS = [
     1_796_083_810_123_456_789,
@@ -27,13 +27,13 @@ def _datetime_text(stamp_ns: int) -> str:
 
 @pytest.mark.parametrize("stamp_ns", NS)
 def test_the_stamp_is_the_datetime_text(stamp_ns: int) -> None:
-    stamp = IsoMillisecondStamp()
+    stamp = IsoStamp(3)
     stamp.at(NS[0])  # a cached second from before, as in a running server
     assert stamp.at(stamp_ns) == _datetime_text(stamp_ns)
 
 
 def test_the_stamp_follows_the_clock() -> None:
-    stamp = IsoMillisecondStamp()
+    stamp = IsoStamp(3)
     before = datetime.now(UTC)
     text = stamp()
     after = datetime.now(UTC)

@@ -204,10 +204,10 @@ def test_timestamp_is_the_structlog_iso_utc_text(
 ) -> None:
     from datetime import UTC, datetime
 
-    from app import observability
+    from app import utc_text
 
-    monkeypatch.setattr(observability.time, "time_ns", lambda: nanos)
-    stamp = observability._UtcStamp()
+    monkeypatch.setattr(utc_text.time, "time_ns", lambda: nanos)
+    stamp = utc_text.IsoStamp(6, zero_fraction=False)
     assert stamp() == text
     reference = datetime.fromtimestamp(nanos // 1000 / 1e6, UTC).isoformat()
     assert reference.replace("+00:00", "Z") == text
