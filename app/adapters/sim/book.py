@@ -27,16 +27,18 @@ def order_book(view: MarketView, seed: int, now: int, limit: int | None) -> Json
     best_bid, best_ask = (last - spread, last) if trade.buy else (last, last + spread)
     unit_size = view.path_daily_volume / 86_400 * 3  # about three seconds of volume per level
 
-    def level(ticks: int, distance: int) -> list[float]:
-        period = 250 * (1 + key_int(seed, view.symbol, "period", ticks) % 8)
+    def level(ticks: int) -> list[float]:
+        # Keyed on the level's absolute price and its own time bucket only (not on its distance
+        # from the best price): a level keeps its size while the book shifts around it, as on a
+        # real exchange, so an update changes a few sizes and the edges, not every level.
+        period = 1000 * (1 + key_int(seed, view.symbol, "period", ticks) % 8)
         phase = key_int(seed, view.symbol, "phase", ticks) % period
         bucket = (now + phase) // period
         size = unit_size * (0.1 + 1.9 * unit(seed, view.symbol, "size", ticks, bucket))
-        size *= 1 + 0.04 * distance  # deeper levels hold a little more
         return [view.price_from_ticks(ticks), round(size, 6)]
 
-    bids = [level(best_bid - i, i) for i in range(depth)]
-    asks = [level(best_ask + i, i) for i in range(depth)]
+    bids = [level(best_bid - i) for i in range(depth)]
+    asks = [level(best_ask + i) for i in range(depth)]
     return {
         "symbol": view.symbol,
         "bids": bids,
