@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 from pathlib import Path
 from typing import Any
 
+import pytest
 from litestar.testing import AsyncTestClient
 from structlog.testing import capture_logs
 
@@ -63,9 +65,14 @@ async def test_quota_gives_429_with_retry_after_and_the_error_body() -> None:
         assert (await ticker(client, TOKEN)).status_code == 200
 
 
-async def test_request_log_names_the_token_never_its_value() -> None:
+async def test_request_log_names_the_token_never_its_value(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     from app.entrypoints.request_log import RequestLogMiddleware
 
+    # The line is written at INFO: set the level here (and restore it after), never rely on
+    # what an earlier test left on the root logger (it is WARNING in a fresh process).
+    caplog.set_level(logging.INFO, logger="app.http")
     application = make_app(settings_with_tokens(), [FakeBackend()])
     wrapped = RequestLogMiddleware(application.http)
     async with AsyncTestClient(app=wrapped) as client:  # type: ignore[arg-type]
