@@ -39,6 +39,32 @@ class Failure:
     delay: float = 0.0
 
 
+class Hold:
+    """Requests whose path contains ``path_contains`` wait here until ``release()``.
+
+    A test holds an exchange call open to make "while a call is in flight" a fact rather
+    than a hope about timing; ``waiting`` says how many requests are held now.
+    """
+
+    def __init__(self, path_contains: str) -> None:
+        self.path_contains = path_contains
+        self.waiting = 0
+        self.arrived = 0
+        self._released = asyncio.Event()
+
+    def release(self) -> None:
+        """Let every held request (and every later one) through."""
+        self._released.set()
+
+    async def wait(self) -> None:
+        self.arrived += 1
+        self.waiting += 1
+        try:
+            await self._released.wait()
+        finally:
+            self.waiting -= 1
+
+
 def _error(status: int, code: int, msg: str) -> web.Response:
     return web.json_response({"code": code, "msg": msg}, status=status)
 
@@ -79,6 +105,7 @@ class BinanceEmulator:
         self.host_counts: collections.Counter[str] = collections.Counter()
         self.requests: list[tuple[str, str, str]] = []  # (method, host, path?query)
         self.failures: list[Failure] = []
+        self.holds: list[Hold] = []
         self.base_url = ""
         self._runner: web.AppRunner | None = None
         self._extra_routes: list[tuple[str, Any]] = []
@@ -144,6 +171,14 @@ class BinanceEmulator:
             raise ValueError(f"unknown failure kind {kind!r}")
         self.failures.append(Failure(path_contains, kind, times, delay))
 
+    def hold(self, path_contains: str) -> Hold:
+        """Hold requests whose path contains ``path_contains`` (after their weight is
+        counted) until the returned ``Hold`` is released. Release it before the emulator
+        stops, or the held requests end with the server."""
+        held = Hold(path_contains)
+        self.holds.append(held)
+        return held
+
     def count(self, suffix: str) -> int:
         """Requests whose path (without host prefix) ends with ``suffix``."""
         return sum(n for path, n in self.counts.items() if path.endswith(suffix))
@@ -177,6 +212,9 @@ class BinanceEmulator:
                 status=verdict.status,
                 headers={**used_header, "Retry-After": str(verdict.retry_after)},
             )
+        for held in self.holds:
+            if held.path_contains in path:
+                await held.wait()
         failure = self._take_failure(path)
         if failure is not None:
             if failure.kind == "delay":

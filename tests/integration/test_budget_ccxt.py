@@ -8,17 +8,24 @@ stopping on 429 before the IP is banned, and GET /api/budget.
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
+import pytest
+from dependency_injector import providers
 
 from app.adapters.ccxt.backend import CcxtBackend
+from app.domain.budget.reads import ReadBudget
+from app.entrypoints.asgi import Application, create_app
+from app.ports.clock import Clock
 from app.settings import ExchangeSettings, Settings
 from app.testing import eventually
 from tests.emulator.binance import API_KEY, SECRET, BinanceEmulator
-from tests.support.app import AUTH, make_app, make_settings
+from tests.support.app import AUTH, make_container, make_settings
+from tests.support.clock import MinuteStartClock
 from tests.support.server import served_client
 
 Client = httpx.AsyncClient
@@ -26,16 +33,49 @@ TICKER = {"config": {"exchangeId": "binance"}, "symbol": "BTC/USDT"}
 
 
 @asynccontextmanager
-async def server(
-    emulator: BinanceEmulator, configure: Callable[[Settings], None] | None = None
-) -> AsyncIterator[Client]:
+async def served_app(
+    emulator: BinanceEmulator,
+    configure: Callable[[Settings], None] | None = None,
+    *,
+    clock: Clock | None = None,
+) -> AsyncIterator[tuple[Client, Application]]:
     settings = make_settings()
     settings.exchanges["binance"] = ExchangeSettings(ccxt=emulator.overrides())
     settings.ccxt.enable_rate_limit = True  # the only safe mode against a real exchange
     if configure is not None:
         configure(settings)
-    async with served_client(make_app(settings, [CcxtBackend(settings)])) as client:
+    container = make_container(settings, [CcxtBackend(settings)])
+    if clock is not None:
+        container.clock.override(providers.Object(clock))
+    application = create_app(settings, container)
+    async with served_client(application) as client:
+        yield client, application
+
+
+@asynccontextmanager
+async def server(
+    emulator: BinanceEmulator, configure: Callable[[Settings], None] | None = None
+) -> AsyncIterator[Client]:
+    async with served_app(emulator, configure) as (client, _):
         yield client
+
+
+def count_readers(application: Application, monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
+    """Reads that reached the server's ReadBudget, by data type, counted as they enter it.
+
+    ``ReadBudget.read`` joins (or starts) the shared call before its first ``await``, so a
+    reader counted here while the exchange call is held has joined that call or made its own.
+    """
+    budget: ReadBudget = application.container.read_budget()
+    entered: Counter[str] = Counter()
+    read = budget.read
+
+    async def counted(key: Any, fetch: Any, **kwargs: Any) -> Any:
+        entered[key.data_type] += 1
+        return await read(key, fetch, **kwargs)
+
+    monkeypatch.setattr(budget, "read", counted)
+    return entered
 
 
 async def post(client: Client, path: str, body: Any) -> httpx.Response:
@@ -55,26 +95,57 @@ async def test_fifty_concurrent_identical_reads_make_one_exchange_call() -> None
         assert responses[0].json()["data"]["symbol"] == "BTC/USDT"
 
 
-async def test_public_reads_are_shared_across_credentials_private_ones_are_not() -> None:
+async def test_public_reads_are_shared_across_credentials_private_ones_are_not(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Each exchange call is held at the emulator until every reader is in the server, so the
+    # readers overlap by construction, not by how fast a loaded machine happens to be.
     accounts = {f"key-{i}": f"secret-{i}" for i in range(3)}
-    async with BinanceEmulator(accounts=accounts) as emulator, server(emulator) as client:
+    async with (
+        BinanceEmulator(accounts=accounts) as emulator,
+        served_app(emulator) as (client, application),
+    ):
         await post(client, "instance", {"exchangeId": "binance"})
+        readers = count_readers(application, monkeypatch)
         bodies = [
             {"config": {"exchangeId": "binance", "apiKey": k, "secret": s}, "symbol": "BTC/USDT"}
             for k, s in accounts.items()
         ]
-        responses = await asyncio.gather(*(post(client, "fetchTicker", b) for b in bodies))
-        assert {r.status_code for r in responses} == {200} and emulator.count("/ticker/24hr") == 1
-        balance = [{"config": b["config"]} for b in bodies]
-        same_key = await asyncio.gather(
-            *(post(client, "fetchBalance", balance[0]) for _ in range(5))
+        tickers = emulator.hold("/ticker/24hr")
+        pending = [asyncio.create_task(post(client, "fetchTicker", b)) for b in bodies]
+        await eventually(
+            lambda: readers["ticker"] == 3 and tickers.waiting >= 1,
+            timeout=10,
+            message="3 ticker readers in the server, the exchange call held",
         )
-        assert {r.status_code for r in same_key} == {200}
+        assert emulator.count("/ticker/24hr") == 1  # three credentials, one public call
+        tickers.release()
+        responses = await asyncio.gather(*pending)
+        assert {r.status_code for r in responses} == {200} and emulator.count("/ticker/24hr") == 1
+
+        balance = [{"config": b["config"]} for b in bodies]
+        accounts_held = emulator.hold("/account")
+        same_key = [asyncio.create_task(post(client, "fetchBalance", balance[0])) for _ in range(5)]
+        await eventually(
+            lambda: readers["balance"] == 5 and accounts_held.waiting >= 1,
+            timeout=10,
+            message="5 balance readers of one account in the server, the call held",
+        )
         assert emulator.count("/account") == 1  # one account, five readers: one call
-        others = await asyncio.gather(*(post(client, "fetchBalance", b) for b in balance[1:]))
-        assert {r.status_code for r in others} == {200}
+        others = [asyncio.create_task(post(client, "fetchBalance", b)) for b in balance[1:]]
+        # Positive control of the hold: other accounts' calls reach the exchange meanwhile.
+        await eventually(
+            lambda: readers["balance"] == 7 and accounts_held.waiting == 3,
+            timeout=10,
+            message="two more accounts' calls held beside the first",
+        )
         assert emulator.count("/account") == 3  # never shared across accounts
-        assert others[0].json() == others[1].json()  # (the emulator's accounts are alike)
+        accounts_held.release()
+        assert {r.status_code for r in await asyncio.gather(*same_key)} == {200}
+        answered = await asyncio.gather(*others)
+        assert {r.status_code for r in answered} == {200}
+        assert emulator.count("/account") == 3
+        assert answered[0].json() == answered[1].json()  # (the emulator's accounts are alike)
 
 
 async def test_freshness_window_and_max_age_ms() -> None:
@@ -108,10 +179,20 @@ async def test_disabled_budget_sends_every_read() -> None:
 
 async def test_the_limiter_stops_before_the_published_limit_the_ip_is_never_refused() -> None:
     # 60 weight per minute: markets (20 spot + 1 + 1) leave room for about 16 tickers (2 each).
+    # Everything below must happen in one UTC-minute window (a new window empties both the
+    # emulator's count and ours: no refusal, or no reported weight left to show), so the server
+    # and the emulator share a clock that starts one second into a minute.
+    clock = MinuteStartClock(into=1.0)
+
+    def no_wait(settings: Settings) -> None:
+        settings.budget.max_queue_wait_ms = 0
+
     async with (
         BinanceEmulator(symbols=40, weight_limit=60) as emulator,
-        server(emulator, lambda s: setattr(s.budget, "max_queue_wait_ms", 0)) as client,
+        served_app(emulator, no_wait, clock=clock) as (client, _),
     ):
+        emulator.weights.clock = clock.time
+        started = clock.time()
         await post(client, "instance", {"exchangeId": "binance"})
         symbols = [f"{base}/USDT" for base in emulator.bases]
         # one after another, bounded: 40 requests
@@ -127,6 +208,7 @@ async def test_the_limiter_stops_before_the_published_limit_the_ip_is_never_refu
         spot = budget["exchanges"]["binance"]["families"]["api"]
         assert spot["weightPerMinute"] == 60 and spot["limitSource"] == "exchangeInfo"
         assert spot["refused"] >= 1 and spot["exchangeReportedUsed"] is not None
+        assert clock.time() - started < 59, "the premise: all of it in one minute window"
 
 
 async def test_a_429_stops_every_instance_until_retry_after_no_418() -> None:

@@ -1,8 +1,10 @@
-"""ManualWallClock: the Clock port (``time()`` seconds, ``sleep``) on simulated time."""
+"""Test clocks for the Clock port (``time()`` seconds, ``sleep``): simulated, or shifted wall time."""
 
 from __future__ import annotations
 
 import asyncio
+import math
+import time
 
 
 class ManualWallClock:
@@ -24,3 +26,23 @@ class ManualWallClock:
         target = self.now + max(0.0, seconds)
         await asyncio.sleep(0)
         self.now = max(self.now, target)
+
+
+class MinuteStartClock:
+    """Wall time shifted so that it reads ``into`` seconds past a UTC minute when built.
+
+    Binance's weight windows (and our limiter's) are fixed UTC minutes. A test that counts
+    weight in one window must not cross a minute edge mid-way, wherever in the minute it
+    happens to start: give this clock to the server and the emulator alike and the test has
+    ``window_s - into`` seconds of one window. Time runs and sleeps are real.
+    """
+
+    def __init__(self, into: float = 1.0, window_s: float = 60.0) -> None:
+        now = time.time()
+        self.offset = math.floor(now / window_s) * window_s + into - now
+
+    def time(self) -> float:
+        return time.time() + self.offset
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(max(0.0, seconds))
