@@ -1,5 +1,5 @@
 """Socket.IO accepts named tokens, enforces max_subscriptions over all of a token's
-connections, and refuses new subscriptions once the token is revoked."""
+connections, and closes the token's connections once it is revoked."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import socketio
 from app.domain.access import TokenBook
 from app.entrypoints.asgi import Application
 from app.settings import TokenSettings
+from app.testing import eventually
 from app.testing.fakes import FakeBackend
 from tests.e2e.socketio_client import EventClient
 from tests.support.app import TOKEN, make_app, make_settings
@@ -62,7 +63,7 @@ async def connect(server_url: str) -> AsyncIterator[Callable[..., Any]]:
         await client.close()
 
 
-async def test_named_token_quota_spans_connections_and_revocation_stops_subscribing(
+async def test_named_token_quota_spans_connections_and_revocation_closes_its_connections(
     connect: Callable[..., Any], application: Application
 ) -> None:
     first = await connect(auth={"token": DESK})  # handshake auth
@@ -89,8 +90,11 @@ async def test_named_token_quota_spans_connections_and_revocation_stops_subscrib
 
     access = application.container.access_service()
     await access.reload(TokenBook.build(TOKEN, []))  # desk revoked
-    await first.emit("subscribe", ticker("LTC/USDT"))
-    assert (await first.expect("subscription_error"))["error"] == "Invalid token"
+    # Its open connections are told and closed (ADR 0165), their subscriptions released.
+    for revoked in (first, second):
+        assert (await revoked.expect("auth_error"))["error"] == "Invalid token"
+        await eventually(revoked.disconnected.is_set, timeout=5, message="revoked: closed")
+    assert application.container.stream_service().stats()["subscriptions"] == 1
     await unlimited.emit("subscribe", ticker("ETH/USDT"))
     assert (await unlimited.expect("subscribed"))["symbol"] == "ETH/USDT"
     with pytest.raises(socketio.exceptions.ConnectionError):

@@ -88,3 +88,32 @@ def test_subscription_quota() -> None:
     assert access.subscription_allowed("free", 10_000)
     assert not access.subscription_allowed("revoked-or-unknown", 0)
     assert metrics.counts[("token_request", "desk-b", "quota")] == 1
+
+
+def test_a_book_still_accepts_a_token_until_it_is_removed_or_rotated() -> None:
+    a = named("desk-a", "alpha", max_subscriptions=5)
+    assert TokenBook.build("primary", [a]).still_accepts(a)
+    assert TokenBook.build(
+        "primary", [named("desk-a", "alpha", max_subscriptions=1)]
+    ).still_accepts(a)  # a quota change keeps the token
+    assert not TokenBook.build("primary", []).still_accepts(a)  # removed
+    assert not TokenBook.build("primary", [named("desk-a", "alpha-2")]).still_accepts(a)  # rotated
+
+
+async def test_reload_listeners_hear_every_reload_even_after_one_fails() -> None:
+    a = named("desk-a", "alpha")
+    access, _ = service(a)
+    heard: list[list[str]] = []
+
+    async def broken(book: TokenBook) -> None:
+        raise RuntimeError("listener bug")
+
+    async def listener(book: TokenBook) -> None:
+        heard.append(book.names)
+
+    access.add_reload_listener(broken)
+    access.add_reload_listener(listener)
+    await access.reload(TokenBook.build("primary", []))
+    await access.reload(TokenBook.build("primary", [a]))
+    assert heard == [[API_TOKEN_NAME], [API_TOKEN_NAME, "desk-a"]]
+    assert access.is_active("desk-a")  # the failing listener did not undo the reload

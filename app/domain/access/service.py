@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Awaitable, Callable
 
 import structlog
 
@@ -11,6 +12,9 @@ from app.ports.metrics import Metrics
 from app.ports.quota_store import QuotaStore
 
 log = structlog.get_logger(__name__)
+
+ReloadListener = Callable[[TokenBook], Awaitable[None]]
+"""Told the new book after every reload (e.g. to end what revoked tokens still hold open)."""
 
 
 class QuotaExceeded(Exception):
@@ -36,6 +40,7 @@ class AccessService:
         self._book = book
         self._quotas = quotas
         self._metrics = metrics
+        self._listeners: list[ReloadListener] = []
 
     @property
     def book(self) -> TokenBook:
@@ -76,9 +81,15 @@ class AccessService:
         self._metrics.token_request(name, "ok" if allowed else "quota")
         return allowed
 
+    def add_reload_listener(self, listener: ReloadListener) -> None:
+        """Call ``listener(new_book)`` after each reload (once per registration). A listener
+        that raises is logged; the reload and the other listeners go on."""
+        self._listeners.append(listener)
+
     async def reload(self, book: TokenBook) -> None:
         """Replace the accepted tokens (SIGHUP). Revoked tokens fail from the next request on;
-        quotas of removed or changed tokens start afresh."""
+        quotas of removed or changed tokens start afresh; then the reload listeners run (the
+        Socket.IO entrypoint disconnects connections of revoked tokens, ADR 0165)."""
         old = self._book
         self._book = book
         for name in old.names:
@@ -89,3 +100,8 @@ class AccessService:
             token_names=book.names,
             revoked=[name for name in old.names if book.get(name) is None],
         )
+        for listener in list(self._listeners):
+            try:
+                await listener(book)
+            except Exception:
+                log.exception("token_reload_listener_failed")

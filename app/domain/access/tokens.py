@@ -56,6 +56,13 @@ class TokenBook:
         """The current entry for a name (None once revoked)."""
         return self._by_name.get(name)
 
+    def still_accepts(self, token: NamedToken) -> bool:
+        """True while ``token`` (as identified earlier) would still be identified: its name
+        is in the book with the same digest. A removed (revoked) or re-hashed (rotated)
+        entry says False; a changed quota alone does not."""
+        current = self._by_name.get(token.name)
+        return current is not None and hmac.compare_digest(current.sha256, token.sha256)
+
     @property
     def names(self) -> list[str]:
         return [token.name for token in self._tokens]

@@ -75,9 +75,9 @@ def create_socketio_server(
     )
     if publisher is not None:
         publisher.bind(sio)
-    handlers = _Handlers(
-        sio, streams, settings, is_known_exchange, access or SocketAccess(settings.effective_token)
-    )
+    access = access or SocketAccess(settings.effective_token)
+    handlers = _Handlers(sio, streams, settings, is_known_exchange, access)
+    access.on_revoked(handlers.revoke)
     sio.on("connect", handlers.connect)
     sio.on("disconnect", handlers.disconnect)
     sio.on("authenticate", handlers.authenticate)
@@ -159,6 +159,30 @@ class _Handlers:
             return
         await self._sio.emit("auth_error", {"error": INVALID_TOKEN}, to=sid)
         await self._sio.disconnect(sid)
+
+    async def revoke(self, sids: list[str]) -> None:
+        """A reload revoked the token these connections authenticated with (ADR 0165).
+
+        Their subscriptions are released at once (no update streams to them from here on),
+        then each gets ``auth_error {error: "Invalid token"}`` and is disconnected: the
+        documented answer to a token that is not accepted.
+        """
+        gone: list[str] = []
+        for sid in sids:
+            session = self._sessions.get(sid)
+            if session is None:
+                continue
+            session.authenticated = False
+            released = self._streams.disconnect(sid)
+            log.info("socket_token_revoked", sid=sid, subscriptions=released)
+            gone.append(sid)
+        await asyncio.gather(*(self._end_revoked(sid) for sid in gone))
+
+    async def _end_revoked(self, sid: str) -> None:
+        try:
+            await self._sio.emit("auth_error", {"error": INVALID_TOKEN}, to=sid)
+        finally:
+            await self._sio.disconnect(sid)
 
     async def subscribe(self, sid: str, *args: Any) -> None:
         payload = args[0] if args else None
