@@ -163,17 +163,16 @@ async def reload_tokens(container: Container, settings: Settings, path: str) -> 
 
 @asynccontextmanager
 async def metrics_port(container: Container, settings: Settings) -> AsyncIterator[Any]:
-    """Serve the metrics without a token on ``settings.metrics_port`` (when set)."""
+    """Serve the metrics without a token on ``settings.metrics_port`` (when set): GET
+    /metrics, and a JSON 404 for any other path."""
     if settings.metrics_port is None:
         yield None
         return
-    from prometheus_client import start_http_server
+    from app.entrypoints.metrics_server import start_metrics_server
 
     metrics = container.metrics()
     metrics.bind_loop(asyncio.get_running_loop())
-    server, thread = start_http_server(
-        settings.metrics_port, addr=settings.host, registry=metrics.registry
-    )
+    server, thread = start_metrics_server(settings.host, settings.metrics_port, metrics.registry)
     metrics.http_port = server.server_port
     log.info("metrics_listening", host=settings.host, port=server.server_port)
     try:

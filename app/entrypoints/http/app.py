@@ -23,7 +23,7 @@ from app.entrypoints.http.docs_assets import docs_asset, swagger_plugin
 from app.entrypoints.http.exception_handlers import EXCEPTION_HANDLERS
 from app.entrypoints.http.exchange import ExchangeController
 from app.entrypoints.http.health import health
-from app.entrypoints.http.openapi import error_responses
+from app.entrypoints.http.openapi import docs_router, error_responses
 from app.entrypoints.http.ops import metrics, ready
 from app.entrypoints.http.proxy import proxy_request
 from app.entrypoints.http.status import STATUS_PATH, status_asset, status_json, status_page
@@ -116,6 +116,7 @@ def create_http_app(
                 "repository."
             ),
             path=DOCS_PATH,
+            openapi_router=docs_router(DOCS_PATH),  # its 404s in our error format
             render_plugins=[swagger_plugin()],  # assets served locally: no CDN (ADR 0092)
             components=Components(
                 security_schemes={"BearerToken": SecurityScheme(type="http", scheme="bearer")}

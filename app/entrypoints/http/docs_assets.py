@@ -10,14 +10,16 @@ import importlib.util
 from pathlib import Path
 
 from litestar import Response, get
+from litestar.exceptions import NotFoundException
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.params import FromPath
 
 ASSETS_PATH = "/schema/assets"
+# Litestar appends "; charset=utf-8" to every text/* media type itself: name none here.
 _MEDIA_TYPES = {
-    "swagger-ui-bundle.js": "text/javascript; charset=utf-8",
-    "swagger-ui-standalone-preset.js": "text/javascript; charset=utf-8",
-    "swagger-ui.css": "text/css; charset=utf-8",
+    "swagger-ui-bundle.js": "text/javascript",
+    "swagger-ui-standalone-preset.js": "text/javascript",
+    "swagger-ui.css": "text/css",
     "favicon-32x32.png": "image/png",
 }
 
@@ -43,9 +45,10 @@ def swagger_plugin() -> SwaggerRenderPlugin:
 
 @get(ASSETS_PATH + "/{name:str}", include_in_schema=False, cache=False)
 async def docs_asset(name: FromPath[str]) -> Response[bytes]:
-    """One Swagger UI file; 404 for any name not on the list (no path is ever joined)."""
+    """One Swagger UI file; 404 (our error body) for any name not on the list (no path is
+    ever joined)."""
     media_type = _MEDIA_TYPES.get(name)
     if media_type is None:
-        return Response(b"", status_code=404)
+        raise NotFoundException()  # the documented error body, as for any unknown path
     body = (_bundle_dir() / name).read_bytes()
     return Response(body, media_type=media_type, headers={"Cache-Control": "max-age=86400"})

@@ -1,7 +1,11 @@
-"""OpenAPI entries for the error answers of each endpoint (our body, not Litestar's)."""
+"""OpenAPI entries for the error answers of each endpoint (our body, not Litestar's), and the
+router the docs are served from."""
 
 from __future__ import annotations
 
+from litestar import Response, Router
+from litestar.enums import MediaType
+from litestar.exceptions import NotFoundException
 from litestar.openapi.datastructures import ResponseSpec
 
 from app.entrypoints.http.schemas import ErrorBody
@@ -44,4 +48,21 @@ BODY_ERRORS = (400, 413, 415)
 EXCHANGE_ERRORS = error_responses(*BODY_ERRORS, 429, 501, 502, 503, 504)
 WATCH_ERRORS = error_responses(*BODY_ERRORS, 429, 502, 503, 504)
 
-__all__ = ["BODY_ERRORS", "EXCHANGE_ERRORS", "WATCH_ERRORS", "error_responses"]
+
+def docs_router(path: str) -> Router:
+    """The router Litestar mounts the docs on (``OpenAPIConfig.openapi_router``).
+
+    Litestar answers an unknown path under it (``/schema/nope``) with its own HTML 404 page;
+    here every 404 leaves through our exception handlers instead, so it is the documented
+    ``{error: "Not found", details, errorType}`` as anywhere else on the server.
+    """
+    return Router(path, route_handlers=[], include_in_schema=False, after_request=_json_not_found)
+
+
+async def _json_not_found(response: Response[object]) -> Response[object]:
+    if response.status_code == 404 and response.media_type == MediaType.HTML:
+        raise NotFoundException()
+    return response
+
+
+__all__ = ["BODY_ERRORS", "EXCHANGE_ERRORS", "WATCH_ERRORS", "docs_router", "error_responses"]

@@ -9,7 +9,8 @@ from litestar.di import NamedDependency
 
 from app.domain.readiness import Readiness
 
-METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+METRICS_CONTENT_TYPE = "text/plain; version=0.0.4"
+"""Prometheus' text format 0.0.4; Litestar appends the "; charset=utf-8" of text/* types."""
 
 
 @runtime_checkable

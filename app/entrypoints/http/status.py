@@ -15,6 +15,7 @@ from typing import Any
 
 from litestar import Response, get
 from litestar.di import NamedDependency
+from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
 
 from app import __version__
@@ -32,9 +33,10 @@ SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Cache-Control": "no-cache",
 }
+# Litestar appends "; charset=utf-8" to every text/* media type itself: name none here.
 _ASSETS = {
-    "status.js": "text/javascript; charset=utf-8",
-    "status.css": "text/css; charset=utf-8",
+    "status.js": "text/javascript",
+    "status.css": "text/css",
 }
 
 
@@ -49,16 +51,14 @@ def _asset(name: str) -> bytes:
     include_in_schema=False,
 )
 async def status_page() -> Response[bytes]:
-    return Response(
-        _asset("status.html"), media_type="text/html; charset=utf-8", headers=SECURITY_HEADERS
-    )
+    return Response(_asset("status.html"), media_type="text/html", headers=SECURITY_HEADERS)
 
 
 @get(STATUS_PATH + "/{name:str}", include_in_schema=False)
 async def status_asset(name: FromPath[str]) -> Response[bytes]:
     media_type = _ASSETS.get(name)
     if media_type is None:
-        return Response(b"", status_code=404)
+        raise NotFoundException()  # the documented error body, as for any unknown path
     return Response(_asset(name), media_type=media_type, headers=SECURITY_HEADERS)
 
 
