@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any, Literal
 
 from app.domain.errors import BadInput, UnknownExchange
@@ -13,6 +14,28 @@ CcxtType = Literal["regular", "pro"]
 
 MARKET_TYPES: tuple[str, ...] = ("spot", "futures")
 CCXT_TYPES: tuple[str, ...] = ("regular", "pro")
+
+
+def _one_of(field: str, allowed: tuple[str, ...]) -> str:
+    return f"{field} must be one of " + ", ".join(f'"{option}"' for option in allowed)
+
+
+CONFIG_FIELD_ERRORS: Mapping[str, str] = MappingProxyType(
+    {
+        "config": "config must be a JSON object",
+        "exchangeId": "exchangeId must be a string",
+        "marketType": _one_of("marketType", MARKET_TYPES),
+        "ccxtType": _one_of("ccxtType", CCXT_TYPES),
+        "sandbox": "sandbox must be a boolean",
+        "apiKey": "apiKey must be a string",
+        "secret": "secret must be a string",
+        "password": "password must be a string",
+    }
+)
+"""The text for a config field of the wrong type (or, for the choices, an unknown value), on
+every transport: the domain raises it for raw Socket.IO payloads, the REST edge answers it for
+a body its schema refuses (``app.entrypoints.http.exception_handlers``). The original server
+fixes none of these texts."""
 
 
 @dataclass(frozen=True, slots=True, repr=False)
@@ -66,7 +89,7 @@ def parse_exchange_config(raw: Any, *, is_known_exchange: ExchangeIdCheck) -> Ex
         UnknownExchange: when the id is well-formed but no backend serves it.
     """
     if not isinstance(raw, Mapping):
-        raise BadInput("config must be a JSON object")
+        raise BadInput(CONFIG_FIELD_ERRORS["config"])
     return exchange_config(
         exchange_id=raw.get("exchangeId"),
         market_type=raw.get("marketType"),
@@ -102,13 +125,13 @@ def exchange_config(
     if exchange_id is None or exchange_id == "":
         raise BadInput("exchangeId is required")
     if not isinstance(exchange_id, str):
-        raise BadInput("exchangeId must be a string")
+        raise BadInput(CONFIG_FIELD_ERRORS["exchangeId"])
     if not is_known_exchange(exchange_id):
         raise UnknownExchange(f"Unknown exchange id: {_printable(exchange_id)}")
     if sandbox is None:
         sandbox = False
     if not isinstance(sandbox, bool):
-        raise BadInput("sandbox must be a boolean")
+        raise BadInput(CONFIG_FIELD_ERRORS["sandbox"])
     return ExchangeConfig(
         exchange_id=exchange_id,
         market_type=_choice("marketType", market_type, MARKET_TYPES, "spot"),  # type: ignore[arg-type]
@@ -126,8 +149,7 @@ def _choice(field: str, value: object, allowed: tuple[str, ...], default: str) -
     if value is None or value == "":
         return default
     if value not in allowed:
-        options = ", ".join(f'"{option}"' for option in allowed)
-        raise BadInput(f"{field} must be one of {options}")
+        raise BadInput(CONFIG_FIELD_ERRORS[field])
     return str(value)
 
 
@@ -136,7 +158,7 @@ def _optional_secret(field: str, value: object) -> str | None:
         return None
     if not isinstance(value, str):
         # The value itself is never echoed: it may be a secret sent in the wrong field.
-        raise BadInput(f"{field} must be a string")
+        raise BadInput(CONFIG_FIELD_ERRORS[field])
     return value
 
 

@@ -23,14 +23,38 @@ What each path calls, in order:
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from types import MappingProxyType
 from typing import Any
 
-from app.domain.config import ExchangeConfig
+from app.domain.config import CONFIG_FIELD_ERRORS, ExchangeConfig
 from app.domain.errors import BadInput, BadSymbol, CredentialsRequired, ReservedParam
 from app.domain.nesting import check_nesting
 
 MAX_SYMBOL_LENGTH = 100
 MAX_TIMEFRAME_LENGTH = 16
+
+FIELD_ERRORS: Mapping[str, str] = MappingProxyType(
+    {
+        "symbol": "symbol must be a string",
+        "timeframe": "timeframe must be a string like 1m, 1h or 1d",
+        "params": "params must be a JSON object",
+        "limit": "limit must be an integer",
+        "since": "since must be an integer",
+        "maxAgeMs": "maxAgeMs must be an integer",
+        "depth": "depth must be an integer",  # Socket.IO only (order book views)
+        "history": "history must be an integer",  # Socket.IO only (candle history)
+    }
+)
+"""The text for a request field of the wrong type, on every transport (see
+``app.domain.config.CONFIG_FIELD_ERRORS``, which holds the config's fields)."""
+
+
+def field_error(field: str) -> str | None:
+    """The one text for a field of the wrong type: ``symbol``, ``params``..., ``config``, a
+    config field (``config.apiKey``; bare ``apiKey`` as ``POST /instance`` sends it); None
+    for a field without one."""
+    return FIELD_ERRORS.get(field) or CONFIG_FIELD_ERRORS.get(field.removeprefix("config."))
+
 
 WEBSOCKET_REQUIRES_PRO = "WebSocket requires CCXT Pro"
 """The contract's fixed text when a watch endpoint gets a non-pro config."""
@@ -115,7 +139,7 @@ def require_symbol(symbol: object) -> str:
     if symbol is None or symbol == "":
         raise BadInput("symbol is required")
     if not isinstance(symbol, str):
-        raise BadInput("symbol must be a string")
+        raise BadInput(FIELD_ERRORS["symbol"])
     if len(symbol) > MAX_SYMBOL_LENGTH or not symbol.isprintable():
         raise BadInput("symbol is not a valid market symbol")
     return symbol
@@ -125,7 +149,7 @@ def _optional_int(value: object, field: str, *, minimum: int) -> int | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int):
-        raise BadInput(f"{field} must be an integer")
+        raise BadInput(FIELD_ERRORS[field])
     if value < minimum:
         raise BadInput(f"{field} must be >= {minimum}")
     return value
@@ -150,7 +174,7 @@ def timeframe_or_default(value: object, default: str = "1m") -> str:
     if value is None or value == "":
         return default
     if not isinstance(value, str) or len(value) > MAX_TIMEFRAME_LENGTH or not value.isalnum():
-        raise BadInput("timeframe must be a string like 1m, 1h or 1d")
+        raise BadInput(FIELD_ERRORS["timeframe"])
     return value
 
 
@@ -177,7 +201,7 @@ def check_params(params: object, *, sets: frozenset[str] = MARKET_ARGUMENTS) -> 
     if params is None:
         return {}
     if not isinstance(params, dict):
-        raise BadInput("params must be a JSON object")
+        raise BadInput(FIELD_ERRORS["params"])
     check_nesting(params)
     for key in params:
         concept = _RESERVED_PARAMS.get(_normalise(key))

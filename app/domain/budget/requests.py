@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from app.domain.errors import BadInput
+from app.domain.validation import FIELD_ERRORS
 
 
 def optional_max_age_ms(value: object) -> int | None:
@@ -10,7 +11,7 @@ def optional_max_age_ms(value: object) -> int | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int):
-        raise BadInput("maxAgeMs must be an integer")
+        raise BadInput(FIELD_ERRORS["maxAgeMs"])
     if value < 0:
         raise BadInput("maxAgeMs must be >= 0")
     return value

@@ -17,6 +17,7 @@ from app.domain.errors import BadInput
 from app.domain.streams.model import FULL, StreamRequest, SubscriptionRejected, View
 from app.domain.validation import (
     check_params,
+    field_error,
     optional_depth,
     optional_history,
     printable,
@@ -97,6 +98,8 @@ def _parse(
     ):
         raise SubscriptionRejected(MISSING_PARAMETERS)
     for name, value in (("exchangeId", exchange_id), ("dataType", data_type)):
+        if not isinstance(value, str) and (same := field_error(name)) is not None:
+            raise SubscriptionRejected(same)  # the text REST gives this field's wrong type
         if not isinstance(value, str) or len(value) > MAX_FIELD_LENGTH or not value.isprintable():
             raise SubscriptionRejected(
                 f"{name} must be a string of at most {MAX_FIELD_LENGTH} characters"

@@ -11,6 +11,7 @@ from litestar.exceptions import HTTPException, ValidationException
 from litestar.types import ExceptionHandlersMap
 
 from app.domain.errors import DomainError
+from app.domain.validation import field_error
 from app.entrypoints.http.errors import domain_error_handler, error_response, error_text
 
 log = structlog.get_logger(__name__)
@@ -67,6 +68,19 @@ def _readable(message: str) -> str:
     return message
 
 
+def _field_error(key: object, message: str) -> str | None:
+    """The domain's text for a field of the wrong type (or an unknown choice), the words a
+    Socket.IO payload gets for the same field; None to keep msgspec's own message. A null
+    where a value is required reads as the field's absence does: ``<field> is required``."""
+    if not isinstance(key, str) or key == "data":
+        return None
+    if message.startswith("Expected `") and message.endswith("got `null`"):
+        return f"{key} is required"  # as if it were absent (``_readable``)
+    if message.startswith(("Expected `", "Invalid enum value")):
+        return field_error(key)
+    return None
+
+
 def _explain(exc: HTTPException) -> str:
     """A readable reason for a rejected body (Litestar's own text is for developers)."""
     extra = exc.extra
@@ -86,6 +100,8 @@ def _explain(exc: HTTPException) -> str:
                 key = item.get("key")
                 if "Object missing required field" in message or not message:
                     parts.append(_readable(message) if message else f"invalid field {key}")
+                elif (same := _field_error(key, message)) is not None:
+                    parts.append(same)
                 else:
                     parts.append(
                         f"{key}: {message}" if key and str(key) not in message else message
