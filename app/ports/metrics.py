@@ -72,10 +72,6 @@ class Metrics(Protocol):
         """
         ...
 
-    def exchange_rate_limited(self, exchange: str, status: int) -> None:
-        """The exchange answered 429 or 418 (``profitmaker_exchange_rate_limited_total``)."""
-        ...
-
     def stream_update(self, data_type: str, lag_seconds: float | None) -> None:
         """An upstream update delivered; ``lag_seconds`` = server time - exchange timestamp.
 

@@ -26,9 +26,6 @@ class NullMetrics:
     def exchange_read(self, exchange: str, source: str) -> None:
         pass
 
-    def exchange_rate_limited(self, exchange: str, status: int) -> None:
-        pass
-
     def stream_update(self, data_type: str, lag_seconds: float | None) -> None:
         pass
 
@@ -90,9 +87,6 @@ class RecordingMetrics(NullMetrics):
 
     def exchange_read(self, exchange: str, source: str) -> None:
         self._hit("exchange_read", exchange, source)
-
-    def exchange_rate_limited(self, exchange: str, status: int) -> None:
-        self._hit("exchange_rate_limited", exchange, status)
 
     def stream_update(self, data_type: str, lag_seconds: float | None) -> None:
         self._hit("stream_update", data_type, value=lag_seconds)

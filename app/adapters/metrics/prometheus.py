@@ -77,12 +77,6 @@ class PrometheusMetrics:
             ("exchange", "source"),
             registry=r,
         )
-        self._rate_limited = Counter(
-            PREFIX + "exchange_rate_limited",
-            "Exchange answers 429 or 418 seen.",
-            ("exchange", "status"),
-            registry=r,
-        )
         self._stream_updates = Counter(
             PREFIX + "stream_updates",
             "Upstream updates delivered, by data type.",
@@ -149,9 +143,6 @@ class PrometheusMetrics:
 
     def exchange_read(self, exchange: str, source: str) -> None:
         self._child(self._reads, exchange, source).inc()
-
-    def exchange_rate_limited(self, exchange: str, status: int) -> None:
-        self._child(self._rate_limited, exchange, str(status)).inc()
 
     def stream_update(self, data_type: str, lag_seconds: float | None) -> None:
         self._child(self._stream_updates, data_type).inc()
