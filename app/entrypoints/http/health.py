@@ -13,6 +13,11 @@ from app.utc_text import IsoStamp
 _now_text = IsoStamp(3)
 
 
-@get("/health", tags=["health"], summary="Liveness check (no token needed)")
+@get(
+    "/health",
+    tags=["health"],
+    summary="Liveness check (no token needed)",
+    security=[{}],  # open: overrides the document's global BearerToken requirement
+)
 async def health() -> HealthResponse:
     return HealthResponse(status="ok", timestamp=_now_text(), version=__version__)

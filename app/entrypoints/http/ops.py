@@ -6,6 +6,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from litestar import Response, get
 from litestar.di import NamedDependency
+from litestar.openapi import ResponseSpec
 
 from app.domain.readiness import Readiness
 
@@ -27,6 +28,14 @@ class MetricsExposition(Protocol):
     tags=["health"],
     summary="Readiness: 200 once started and able to serve, 503 with the reasons otherwise",
     include_in_schema=True,
+    security=[{}],  # open, as /health: load balancers probe it without a token
+    responses={
+        503: ResponseSpec(
+            data_container=dict[str, Any],
+            description="Not ready: `{error, details, errorType: NotReady, checks}`, "
+            "`Retry-After: 1`",
+        )
+    },
 )
 async def ready(readiness: NamedDependency[Readiness]) -> Response[dict[str, Any]]:
     results = await readiness.evaluate()
