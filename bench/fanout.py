@@ -7,11 +7,13 @@ stamp (exchange event to client). Reports lag p50/p99, delivery (of emits, and o
 updates counted by sequence number), updates the exchange emitted while no watch was pending,
 join-to-first-data latency of late joiners on the running stream, server CPU and RSS, and the
 number of upstream loops. Then the bytes per second per client for a 50-level book at 10 Hz
-as full, depth 20, delta and delta depth 20 (issue 13). Not run in CI.
+as full, depth 20, delta and delta depth 20 (issue 13), and where those bytes go per event
+(envelope, data header, levels; snapshots and empty deltas counted: ADR 0160). Not run in CI.
 
     .venv/bin/python bench/fanout.py            # 100 and 500 clients, 3 runs each
     .venv/bin/python bench/fanout.py --clients 500 --per-node 500 --trace --repeat 1
     .venv/bin/python bench/fanout.py --clients 100 --book-clients 50 --seconds 5
+    .venv/bin/python bench/fanout.py --clients --book-clients 50   # the order book rows only
 
 Client layout: ``--per-node`` is how many clients one node process opens (default 250 and
 500: with 500 clients both layouts run, the second being the issue's "500 socket.io-client
@@ -374,9 +376,11 @@ async def run_case(
         lags: list[float] = []
         received = 0
         total_bytes = 0
+        wire_bytes = 0
         joins: list[float] = []
         cached = 0
         per_client_sequences: list[int] = []
+        book: dict[str, dict[str, int]] = {}
         await asyncio.sleep(0.6)  # the server's stats file is rewritten every 0.5 s
         stats = json.loads(Path(stats_path).read_text())
         for node in nodes:
@@ -385,9 +389,14 @@ async def run_case(
             lags.extend(result["lags"])
             received += result["received"]
             total_bytes += result["bytes"]
+            wire_bytes += result.get("wire", 0)
             joins.extend(result["join"]["latencies"])
             cached += result["join"]["cached"]
             per_client_sequences.extend(result["sequences"])
+            for kind, counts in result.get("book", {}).items():
+                mine = book.setdefault(kind, dict.fromkeys(counts, 0))
+                for key, value in counts.items():
+                    mine[key] += value
         # Exchange updates sent inside the window (by their stamp), and how many of them
         # each client got: delivered % of exchange updates, independent of the emit rate.
         in_window = [p for p in stats["pushes"] if start_ms <= p[1] <= end_ms - 300]
@@ -404,6 +413,7 @@ async def run_case(
             "exchange_updates": len(window),
             "missed": sum(1 for _seq, _sent, accepted in in_window if not accepted),
             "bytes_per_client_s": total_bytes / clients / seconds,
+            "wire_per_client_s": wire_bytes / clients / seconds,
             "events_per_client_s": received / clients / seconds,
             "join_n": len(joins),
             "join_p50": percentile(joins, 0.50),
@@ -419,6 +429,7 @@ async def run_case(
             "loops": live_stats["loops"],
             "loops_started": live_stats["loops_started"],
             "parked": stats["parked_updates"],
+            "book": book,
         }
         if trace and data_type == "ticker":
             from bench.fanout_trace import summary
@@ -559,7 +570,18 @@ def main() -> None:
                         file=sys.stderr,
                     )
             rows.extend(median_row(variant_runs) for variant_runs in runs.values())
-    print(f"Ticker at {RATE_HZ} Hz, medians of {args.repeat} run(s) of {args.seconds:.0f} s:")
+    if rows:
+        print_ticker(rows, args.repeat, args.seconds, args.trace)
+    if args.book_clients <= 0:
+        return
+    if not 1 <= args.book_clients <= 500:
+        raise SystemExit("book clients must be between 1 and 500")
+    run_books(args.book_clients, args.seconds, args.warmup)
+
+
+def print_ticker(rows: list[dict[str, Any]], repeat: int, seconds: float, trace: bool) -> None:
+    """The ticker table: one row per (clients, layout, variant), medians of the runs."""
+    print(f"Ticker at {RATE_HZ} Hz, medians of {repeat} run(s) of {seconds:.0f} s:")
     header = (
         "clients",
         "node procs",
@@ -591,29 +613,66 @@ def main() -> None:
             f"{r['loops']:.0f} (started {r['loops_started']:.0f}) | {r['parked']:.0f} | "
             f"{r['load']:.2f} |"
         )
-    if args.trace:
+    if trace:
         print_trace(rows)
-    if args.book_clients <= 0:
-        return
-    if not 1 <= args.book_clients <= 500:
-        raise SystemExit("book clients must be between 1 and 500")
+
+
+def run_books(clients: int, seconds: float, warmup: float) -> None:
+    """Bytes per second per client for each order book view, then where they go."""
     books = []
     for name, view in BOOK_VIEWS:
-        result = asyncio.run(
-            run_case(args.book_clients, args.seconds, args.warmup, data_type="orderbook", view=view)
-        )
+        result = asyncio.run(run_case(clients, seconds, warmup, data_type="orderbook", view=view))
         books.append((name, result))
         print(f"done: book {name}", file=sys.stderr)
     full = books[0][1]["bytes_per_client_s"]
     print()
-    print(f"Order book, 50 levels a side, {RATE_HZ} updates/s, {args.book_clients} clients:")
-    print("| subscription | events/s per client | bytes/s per client | vs full | server CPU |")
-    print("|---|---|---|---|---|")
+    print(f"Order book, 50 levels a side, {RATE_HZ} updates/s, {clients} clients:")
+    full_wire = books[0][1]["wire_per_client_s"]
+    print(
+        "| subscription | events/s per client | bytes/s per client | vs full "
+        "| wire bytes/s per client | vs full | server CPU |"
+    )
+    print("|---|---|---|---|---|---|---|")
     for name, r in books:
         print(
             f"| {name} | {r['events_per_client_s']:.1f} | {r['bytes_per_client_s']:,.0f} | "
-            f"{full / r['bytes_per_client_s']:.1f}x smaller | {r['cpu']:.0f} % |"
+            f"{full / r['bytes_per_client_s']:.2f}x smaller | {r['wire_per_client_s']:,.0f} | "
+            f"{full_wire / r['wire_per_client_s']:.2f}x smaller | {r['cpu']:.0f} % |"
         )
+    print_book_bytes(books)
+
+
+def print_book_bytes(books: list[tuple[str, dict[str, Any]]]) -> None:
+    """Where an order book event's bytes go (ADR 0160), per subscription and event kind:
+    the envelope (the original server's ``data`` event around ``data``), the data header
+    (``data`` without its level lists), the level lists; as the clients count them."""
+    print()
+    print("Where the bytes go, per event (characters of the event's JSON, as counted above):")
+    header = (
+        "subscription",
+        "kind",
+        "events",
+        "share",
+        "empty",
+        "levels per event",
+        "envelope",
+        "data header",
+        "levels",
+        "total",
+    )
+    print("| " + " | ".join(header) + " |")
+    print("|" + "---|" * len(header))
+    for name, r in books:
+        kinds = r["book"]
+        events = sum(k["events"] for k in kinds.values())
+        for kind, k in sorted(kinds.items()):
+            n = max(1, k["events"])
+            total = (k["envelope"] + k["header"] + k["levelBytes"]) / n
+            print(
+                f"| {name} | {kind} | {k['events']} | {k['events'] / max(1, events):.1%} | "
+                f"{k['empty']} | {k['levels'] / n:.2f} | {k['envelope'] / n:.1f} | "
+                f"{k['header'] / n:.1f} | {k['levelBytes'] / n:.1f} | {total:.1f} |"
+            )
 
 
 def print_trace(rows: list[dict[str, Any]]) -> None:

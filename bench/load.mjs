@@ -5,7 +5,12 @@
 // subscribe-to-first-data latency is reported), BYTES (1: count each event's JSON size, for the
 // bytes/s figures; off by default because stringifying every event delays the next ones).
 // Prints READY once all are subscribed; reads "GO <startMs> <endMs>" on stdin; prints JSON:
-// {received, bytes, lags, sequences, join}.
+// {received, bytes, lags, sequences, join, book}. With BYTES=1, ``book`` says where an order
+// book event's bytes go (ADR 0160): per kind (full, snapshot, delta) the events, the empty
+// ones, the levels listed, and the characters of the envelope (the event minus its ``data``),
+// the data header (``data`` minus its two level lists) and the level lists; ``wire`` is what
+// the websocket frames carried (each engine.io packet as the server wrote it: ``42["data",``,
+// the server's number spelling, pings), for comparison with ``bytes``.
 import { createRequire } from 'module';
 import readline from 'readline';
 
@@ -29,7 +34,26 @@ let window = null;
 let subscribed = 0;
 let received = 0;
 let bytes = 0;
+let wire = 0;
+const book = {};  // kind -> {events, empty, levels, envelope, header, levelBytes}
 const sockets = [];
+
+function countBook(msg, total) {
+  const d = msg.data;
+  if (!d || !Array.isArray(d.bids) || !Array.isArray(d.asks)) return;
+  const kind = typeof d.type === 'string' ? d.type : 'full';
+  const k = book[kind] ?? (book[kind] = {
+    events: 0, empty: 0, levels: 0, envelope: 0, header: 0, levelBytes: 0,
+  });
+  const inner = JSON.stringify(d).length;
+  const levelBytes = JSON.stringify(d.bids).length + JSON.stringify(d.asks).length;
+  k.events += 1;
+  if (d.bids.length + d.asks.length === 0) k.empty += 1;
+  k.levels += d.bids.length + d.asks.length;
+  k.envelope += total - inner;
+  k.header += inner - levelBytes;
+  k.levelBytes += levelBytes;
+}
 
 const now = () => performance.timeOrigin + performance.now();
 setTimeout(() => { console.error('load client: overall timeout'); process.exit(2); }, 120000);
@@ -38,6 +62,13 @@ if (count === 0) console.log('READY');  // a process of late joiners only
 for (let i = 0; i < count; i++) {
   const socket = io(url, { transports: ['websocket'], auth: { token }, reconnection: false });
   sockets.push(socket);
+  if (countBytes) {
+    socket.io.on('open', () => socket.io.engine.on('data', (d) => {
+      const t = now();
+      // + 1: the engine.io packet type the client strips before this event
+      if (window && t >= window[0] && t <= window[1]) wire += 1 + (d.length ?? d.byteLength);
+    }));
+  }
   socket.on('connect', () => socket.emit('subscribe', request));
   socket.on('subscribed', () => {
     subscribed += 1;
@@ -50,7 +81,11 @@ for (let i = 0; i < count; i++) {
     if (window && t >= window[0] && t <= window[1]) {
       if (typeof msg.data.sentAt === 'number') lags.push(t - msg.data.sentAt);
       received += 1;
-      if (countBytes) bytes += JSON.stringify(msg).length;  // the event's JSON, as sent
+      if (countBytes) {
+        const total = JSON.stringify(msg).length;  // the event as JSON (re-serialized here)
+        bytes += total;
+        if (dataType === 'orderbook') countBook(msg, total);
+      }
     }
   });
 }
@@ -89,7 +124,7 @@ rl.on('line', (line) => {
     await new Promise((r) => setTimeout(r, Number(process.env.HOLD_MS ?? 0)));
     for (const s of sockets) s.close();
     const rounded = lags.map((x) => Math.round(x * 100) / 100);
-    const out = { received, bytes, lags: rounded, sequences, join: joined };
+    const out = { received, bytes, lags: rounded, sequences, join: joined, book, wire };
     // Exit only once the (large) line is flushed: a pipe takes 64 KiB at a time.
     process.stdout.write(JSON.stringify(out) + '\n', () => process.exit(0));
   }, Math.max(0, window[1] - now()) + 300);
