@@ -96,6 +96,11 @@ class StreamSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
         }
     )
     rest_watch_timeout_seconds: float = 30.0
+    gap_fill_max_pages: Annotated[int, msgspec.Meta(ge=1, le=100)] = 10
+    """REST requests at most to fetch an ohlcv stream's candles missed during an upstream
+    restart (up to 1,000 rows each; ADR 0161)."""
+    gap_fill_max_candles: Annotated[int, msgspec.Meta(ge=1, le=100_000)] = 10_000
+    """Candles at most fetched for one such gap (10,000 x 1m: about a week)."""
 
 
 class SocketIOSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):

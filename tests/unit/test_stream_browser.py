@@ -316,6 +316,75 @@ async def test_after_a_restart_the_missed_candles_are_delivered_in_order(
     assert gw.calls["fetch_ohlcv"] == 1
 
 
+def cap_fetch_ohlcv(gw: FakeExchangeGateway, cap: int = 1000) -> list[tuple[Any, Any]]:
+    """Make the fake exchange answer at most ``cap`` candles per request (binance spot:
+    1,000); returns the list of (since, limit) it is asked for."""
+    real_fetch = gw.fetch_ohlcv
+    asked: list[tuple[Any, Any]] = []
+
+    async def capped(symbol: str, timeframe: str = "1m", since: Any = None, limit: Any = None,
+                     params: Any = None) -> Any:  # fmt: skip
+        asked.append((since, limit))
+        return await real_fetch(symbol, timeframe, since, min(limit or 500, cap), params)
+
+    gw.fetch_ohlcv = capped  # type: ignore[method-assign]
+    return asked
+
+
+async def restart_after(gw: FakeExchangeGateway, before: int, publisher: Publisher) -> StreamUpdate:
+    """Deliver the candle ``before``, drop the watch, then deliver the current candle: the
+    update after the restart (with the gap filled as far as the stream could)."""
+    from app.domain.errors import ExchangeUnreachable
+
+    await gw.wait_for_watchers("ohlcv", "BTC/USDT", timeframe="1m")
+    gw.fail_next("watch_ohlcv", ExchangeUnreachable("socket dropped"))
+    gw.push("ohlcv", "BTC/USDT", [candle(before, 1.0)], timeframe="1m")
+    await gw.wait_for_watchers("ohlcv", "BTC/USDT", timeframe="1m", timeout=5)
+    gw.push("ohlcv", "BTC/USDT", [candle(LAST_OPEN, 9.0)], timeframe="1m")
+    await eventually(lambda: len(publisher.data()) == 2)
+    return publisher.data()[1]
+
+
+async def test_a_gap_of_2500_candles_is_filled_in_pages_without_gap_or_duplicate(
+    streams: StreamService, backend: FakeBackend, publisher: Publisher
+) -> None:
+    """Before ADR 0161 one request of 1,000 rows: 1,500 candles stayed missing."""
+    await streams.subscribe("c1", request("ohlcv"))
+    gw: FakeExchangeGateway = backend.created[0]
+    asked = cap_fetch_ohlcv(gw)
+    before = LAST_OPEN - 2500 * STEP
+    after = await restart_after(gw, before, publisher)
+    opens = [row[0] for row in after.data]
+    assert opens == [before + i * STEP for i in range(2501)]  # equally spaced, each once
+    assert after.data[-1][4] == 9.0  # the live version of the current candle
+    assert len(asked) == 3
+
+
+async def test_the_gap_fill_stops_at_its_configured_bound_and_says_so(
+    cache: InMemoryInstanceCache, backend: FakeBackend, publisher: Publisher
+) -> None:
+    """``[streams] gap_fill_max_pages``: the oldest missed candles continue the series, the
+    rest stays a gap (logged); still no duplicate, still in order."""
+    from structlog.testing import capture_logs
+
+    settings = StreamSettings(retry_initial_seconds=0.01, retry_jitter=0.0, gap_fill_max_pages=2)
+    hub, streams = make(cache, publisher, settings)
+    try:
+        await streams.subscribe("c1", request("ohlcv"))
+        gw: FakeExchangeGateway = backend.created[0]
+        asked = cap_fetch_ohlcv(gw)
+        before = LAST_OPEN - 2500 * STEP
+        with capture_logs() as logs:
+            after = await restart_after(gw, before, publisher)
+        opens = [row[0] for row in after.data]
+        assert opens == [before + i * STEP for i in range(2000)] + [LAST_OPEN]
+        assert len(asked) == 2
+        [event] = [e for e in logs if e["event"] == "ohlcv_gap_fill_incomplete"]
+        assert event["candles"] == 2000 and event["max_pages"] == 2
+    finally:
+        await hub.aclose()
+
+
 # -- known bugs of issue 13 (each test failed before its fix) ----------------------------
 
 

@@ -1,15 +1,18 @@
-"""Candle history for ``history: N`` subscriptions: REST pages merged with the live candles.
+"""Candles from REST around the live ones: ``history: N`` and the gap after a restart.
 
 Exchanges cap one ``fetch_ohlcv`` (binance spot and the simulator: 1,000 rows), while
 ``history: 1000`` asks for 1,000 closed candles plus the current one. The newest page comes
 first; older pages are fetched from ``since`` until the count is reached, the exchange has no
-more, or ``MAX_PAGES`` requests were made (issue 13).
+more, or ``MAX_PAGES`` requests were made (issue 13). The gap after an upstream restart is
+paged forward from the last candle delivered up to the first live one, within
+``GapFillBounds`` (ADR 0161).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from app.ports.exchange_gateway import ExchangeGateway
@@ -83,3 +86,75 @@ def merge_history(
     merged = dict(rest)
     merged.update(live)
     return [merged[t] for t in sorted(merged)][-count:]
+
+
+GAP_PAGE_LIMIT = 1000
+"""Rows asked for per gap-fill request (binance spot's and the simulator's cap)."""
+
+
+@dataclass(frozen=True, slots=True)
+class GapFillBounds:
+    """How much REST one gap fill after an upstream restart may use (``[streams]``
+    ``gap_fill_max_pages``, ``gap_fill_max_candles``; ADR 0161). The default, 10 pages of
+    at most 1,000 rows, covers about a week of 1m candles."""
+
+    max_pages: int = 10
+    max_candles: int = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class Gap:
+    """A gap fill's REST rows by open time; ``complete`` is False when the bounds or a
+    failed later page stopped the paging before the live candles (a gap remains)."""
+
+    rows: dict[Any, list[Any]]
+    complete: bool
+    pages: int
+
+
+async def fetch_gap(
+    source: ExchangeGateway,
+    symbol: str,
+    timeframe: str,
+    since: Any,
+    until: Any,
+    bounds: GapFillBounds,
+) -> Gap:
+    """The candles from open time ``since`` (included) up to the live ones, paged forward.
+
+    ``until`` is the open time of the oldest live candle (None: unknown, page until the
+    exchange has nothing newer). Each request asks from the newest row fetched so far, so
+    an exchange that answers fewer rows than asked (its own cap) is paged all the same.
+    Stops when the rows reach ``until``, when a page brings nothing newer, or at the
+    bounds: ``bounds.max_pages`` requests, ``bounds.max_candles`` rows.
+
+    Raises:
+        whatever ``fetch_ohlcv`` raises on the first page (a later page's failure keeps
+        what was fetched, marked incomplete).
+    """
+    step = timeframe_ms(timeframe) or 1  # unknown form: only "newer than" is known
+    rows: dict[Any, list[Any]] = {}
+    cursor, pages = since, 0
+    while True:
+        if until is not None and rows and max(rows) + step >= until:
+            return Gap(rows, True, pages)  # the next candle is a live one
+        room = bounds.max_candles - len(rows)
+        if pages >= bounds.max_pages or room <= 0:
+            return Gap(rows, False, pages)
+        try:
+            page = await source.fetch_ohlcv(symbol, timeframe, cursor, min(GAP_PAGE_LIMIT, room))
+        except Exception:
+            if not pages:
+                raise
+            return Gap(rows, False, pages)  # a later page's failure keeps what was fetched
+        pages += 1
+        newest = max(rows) if rows else None
+        new = {
+            t: row
+            for t, row in by_open_time(page).items()
+            if isinstance(t, int) and t >= since and (newest is None or t > newest)
+        }
+        if not new:
+            return Gap(rows, until is None, pages)  # the exchange has nothing newer
+        rows.update(new)
+        cursor = max(rows) + 1

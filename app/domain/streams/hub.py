@@ -20,7 +20,7 @@ from app.domain.errors import (
 )
 from app.domain.streams.backoff import Backoff
 from app.domain.streams.book import BookFrame, BookTracker, cut_book
-from app.domain.streams.candles import fetch_history, merge_history
+from app.domain.streams.candles import GapFillBounds, fetch_history, merge_history
 from app.domain.streams.events import StreamEvents, log_stream, plain_copy
 from app.domain.streams.model import (
     LIVE,
@@ -50,6 +50,8 @@ class StreamPolicy(Protocol):
     retry_jitter: float
     watchdog_seconds: dict[str, float]
     rest_watch_timeout_seconds: float
+    gap_fill_max_pages: int
+    gap_fill_max_candles: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,7 +103,7 @@ class StreamHub:
     Args:
         cache: the instance cache the loops hold their gateways from.
         publisher: where updates and errors for subscribers go.
-        settings: retry, watchdog and REST watch timeout (``StreamPolicy``).
+        settings: retry, watchdog, REST watch timeout, gap-fill bounds (``StreamPolicy``).
         on_subscribers_ended: told which subscribers a permanently ended stream had (the
             subscription registry forgets them).
         ownership: in a cluster (``shared``), which node runs each stream's loop; the others
@@ -470,6 +472,9 @@ class StreamHub:
             watchdog=watchdog_seconds(self._settings.watchdog_seconds, stream.key.data_type),
             sleep=self._sleep,
             previous=self._stopping.get(stream.key),
+            gap_fill=GapFillBounds(
+                self._settings.gap_fill_max_pages, self._settings.gap_fill_max_candles
+            ),
         )
 
     def _closed(self, stream: Stream, subscribers: list[Subscriber]) -> None:

@@ -8,18 +8,21 @@ import dataclasses
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
+import structlog
+
 from app.domain.errors import PERMANENT_ERRORS, DomainError
 from app.domain.streams.backoff import Backoff
+from app.domain.streams.candles import GapFillBounds, by_open_time, fetch_gap
 from app.domain.streams.model import StreamRequest, SubscriptionRejected
 from app.domain.streams.watchdog import SilentStream
 from app.domain.validation import check_symbol_listed, check_timeframe_supported
 from app.ports.exchange_gateway import WATCH_METHODS, Capabilities, ExchangeGateway
 from app.ports.instance_cache import InstanceCache
 
+log = structlog.get_logger("app.domain.streams.hub")  # the event names operators know
+
 UN_WATCH_TIMEOUT_SECONDS = 5.0
 GENERIC_ERROR = "Stream failed; retrying"
-GAP_FILL_LIMIT = 1000
-"""Candles fetched at most to fill the gap after a restart (1,000 x 1m: about 16 h)."""
 
 
 class UpstreamEvents(Protocol):
@@ -105,8 +108,10 @@ async def run_upstream(
     watchdog: float | None,
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     previous: asyncio.Task[None] | None = None,
+    gap_fill: GapFillBounds = GapFillBounds(),  # noqa: B008 - frozen, shared safely
 ) -> None:
-    """Run until cancelled (last subscriber left) or a permanent error ends the stream."""
+    """Run until cancelled (last subscriber left) or a permanent error ends the stream.
+    ``gap_fill`` bounds the REST used to fill an ohlcv stream's gap after a restart."""
     if previous is not None and not previous.done():
         # The previous loop of this stream is still un-watching: let it finish first, or its
         # un_watch would cancel the exchange subscription this loop is about to make.
@@ -117,7 +122,7 @@ async def run_upstream(
         await validate(gateway, request)
         events.on_ready()
         try:
-            await _loop(gateway, request, events, backoff, watchdog, sleep)
+            await _loop(gateway, request, events, backoff, watchdog, sleep, gap_fill)
         finally:
             await _un_watch(gateway, request)
 
@@ -129,6 +134,7 @@ async def _loop(
     backoff: Backoff,
     watchdog: float | None,
     sleep: Callable[[float], Awaitable[None]],
+    gap_fill: GapFillBounds,
 ) -> None:
     attempt = 0
     restarted = True
@@ -174,7 +180,7 @@ async def _loop(
             await asyncio.sleep(0)
             if request.data_type == "ohlcv":
                 if restarted and last_open is not None:
-                    data = await _fill_gap(gateway, request, data, last_open)
+                    data = await _fill_gap(gateway, request, data, last_open, gap_fill)
                 last_open = _newest_open(data, last_open)
             events.on_data(data, restarted)
             restarted = False
@@ -183,20 +189,46 @@ async def _loop(
             pending.cancel()
 
 
-async def _fill_gap(gateway: ExchangeGateway, request: StreamRequest, live: Any, since: Any) -> Any:
+async def _fill_gap(
+    gateway: ExchangeGateway,
+    request: StreamRequest,
+    live: Any,
+    since: Any,
+    bounds: GapFillBounds,
+) -> Any:
     """The candles from ``since`` (the newest delivered before the restart) up to the live
-    ones, from REST, so a client's series has no gap; the live versions win. On failure the
-    live candles go alone (the gap stays, the stream does not stop)."""
+    ones, from REST paged forward within ``bounds``, so a client's series has no gap; the
+    live versions win, and each open time appears once. On a failed first request the live
+    candles go alone; past the bounds the oldest missed candles are sent (they continue the
+    client's series) and the rest stays a gap, logged."""
+    live_rows = by_open_time(live) if isinstance(live, list) else {}
+    later = [t for t in live_rows if isinstance(t, int) and t > since]
+    if live_rows and not later:
+        return _from(live_rows, since)  # still the same candle: nothing was missed
+    timeframe = request.timeframe or "1m"
     try:
-        rows = await gateway.fetch_ohlcv(
-            request.symbol, request.timeframe or "1m", since, GAP_FILL_LIMIT
+        gap = await fetch_gap(
+            gateway, request.symbol, timeframe, since, min(later) if later else None, bounds
         )
     except Exception:  # noqa: BLE001 - best effort
         return live
-    by_open = {row[0]: list(row) for row in rows if isinstance(row, list | tuple) and row}
-    if isinstance(live, list):
-        by_open.update((row[0], row) for row in live if isinstance(row, list) and row)
-    return [by_open[t] for t in sorted(by_open) if t >= since]
+    if not gap.complete:
+        log.warning(
+            "ohlcv_gap_fill_incomplete",
+            symbol=request.symbol,
+            timeframe=timeframe,
+            candles=len(gap.rows),
+            pages=gap.pages,
+            max_pages=bounds.max_pages,
+            max_candles=bounds.max_candles,
+        )
+    merged = {**gap.rows, **live_rows}
+    return _from(merged, since)
+
+
+def _from(rows: dict[Any, list[Any]], since: Any) -> list[list[Any]]:
+    """The rows from open time ``since`` on, in order."""
+    return [rows[t] for t in sorted(rows) if t >= since]
 
 
 def _newest_open(rows: Any, current: Any) -> Any:
