@@ -360,6 +360,26 @@ async def test_a_gap_of_2500_candles_is_filled_in_pages_without_gap_or_duplicate
     assert len(asked) == 3
 
 
+async def test_a_restart_within_the_same_candle_asks_rest_for_nothing(
+    streams: StreamService, backend: FakeBackend, publisher: Publisher
+) -> None:
+    """Nothing was missed; the positive control is the 2,500-candle gap above (3 requests)."""
+    from app.domain.errors import ExchangeUnreachable
+
+    await streams.subscribe("c1", request("ohlcv"))
+    gw: FakeExchangeGateway = backend.created[0]
+    await gw.wait_for_watchers("ohlcv", "BTC/USDT", timeframe="1m")
+    gw.fail_next("watch_ohlcv", ExchangeUnreachable("socket dropped"))
+    gw.push("ohlcv", "BTC/USDT", [candle(LAST_OPEN, 1.0)], timeframe="1m")
+    await gw.wait_for_watchers("ohlcv", "BTC/USDT", timeframe="1m", timeout=5)
+    gw.push("ohlcv", "BTC/USDT", [candle(LAST_OPEN, 9.0)], timeframe="1m")
+    await eventually(lambda: len(publisher.data()) == 2)
+    after = publisher.data()[1]
+    assert after.restarted and [row[0] for row in after.data] == [LAST_OPEN]
+    assert after.data[0][4] == 9.0
+    assert gw.calls["fetch_ohlcv"] == 0
+
+
 async def test_the_gap_fill_stops_at_its_configured_bound_and_says_so(
     cache: InMemoryInstanceCache, backend: FakeBackend, publisher: Publisher
 ) -> None:
