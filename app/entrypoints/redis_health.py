@@ -114,6 +114,12 @@ def register_ownership_metrics(container: Container, metrics: Metrics) -> None:
         lambda: by(counters.refused, REFUSED_REASONS),
     )
     metrics.counter_source(
+        "cluster_publishes_skipped",
+        "Owner reports not published because no other node followed the stream (ADR 0171).",
+        (),
+        lambda: [Sample((), float(counters.skipped))],
+    )
+    metrics.counter_source(
         "cluster_reports_dropped",
         "Reports this node dropped as a follower: stale_fence (lower than the highest fence "
         "seen: a paused ex-owner), undecodable.",

@@ -83,6 +83,26 @@ class StreamOwnership(Protocol):
         """
         ...
 
+    async def watch_joins(self, stream_id: str, joined: Callable[[], None]) -> bool:
+        """Call ``joined`` each time another node starts following the stream (its ``join``)
+        until ``unwatch_joins``; the caller ignores it unless it owns the stream (ADR 0171).
+
+        Returns False when the notices cannot be received yet (call again later); never
+        raises.
+        """
+        ...
+
+    def unwatch_joins(self, stream_id: str) -> None:
+        """Stop calling the stream's ``joined``; never raises."""
+        ...
+
+    async def join(self, stream_id: str, holder: str) -> None:
+        """Tell the node of the lease value ``holder`` that this node now follows the stream
+        (call it after ``follow``): an owner that skipped publishing for lack of followers
+        publishes again, first what a new follower needs, then a ``sync`` report. Best
+        effort, bounded, never raises."""
+        ...
+
     async def last_reports(self, stream_id: str) -> list[ClusterMessage]:
         """What a node that starts following needs, kept with each publish: the owner's last
         ``data`` report and, when the stream has not been live since, the ``error``/``stale``

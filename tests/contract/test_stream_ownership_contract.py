@@ -182,3 +182,41 @@ async def test_fences_keep_growing_across_a_redis_restart(own_redis_server: Redi
         assert after.role == "owner" and after.fence > before.fence
     finally:
         await nodes.aclose()
+
+
+async def test_a_publish_after_redis_lost_its_scripts_still_goes_out(redis_nodes: Nodes) -> None:
+    """Publishes call the script by SHA (no SCRIPT EXISTS per batch): a NOSCRIPT answer
+    (Redis restarted or flushed its script cache) loads it and sends the batch again."""
+    a, b = redis_nodes("a", ttl=10), redis_nodes("b", ttl=10)
+    lease = await a.tick(SID, 1, "", False)
+    got: list[ClusterMessage] = []
+    await b.follow(SID, got.append, lambda: None)
+    a.publish(SID, lease.holder, ClusterMessage("data", lease.fence, {"last": 1}), lambda: None)
+    await eventually(lambda: len(got) == 1)  # positive control
+    await a._redis.script_flush()
+    refused, on_refused = refusals()
+    a.publish(SID, lease.holder, ClusterMessage("data", lease.fence, {"last": 2}), on_refused)
+    await eventually(lambda: len(got) == 2)
+    assert got[1].data == {"last": 2} and refused == []
+    assert a.counters.refused == {}
+
+
+async def test_a_join_reaches_the_lease_holders_node_only(redis_nodes: Nodes) -> None:
+    a, b, c = (redis_nodes(n, ttl=10) for n in "abc")
+    lease = await a.tick(SID, 1, "", False)
+    joined_a: list[str] = []
+    joined_c: list[str] = []
+    assert await a.watch_joins(SID, lambda: joined_a.append("b"))
+    assert await c.watch_joins(SID, lambda: joined_c.append("b"))
+    assert await a.watch_joins("other", lambda: joined_a.append("other"))
+    await b.join(SID, lease.holder)
+    await eventually(lambda: joined_a == ["b"])
+    assert joined_c == []  # c does not hold the lease: its node hears nothing
+    a.unwatch_joins(SID)
+    await b.join("other", lease.holder)  # positive control for the unwatch below
+    await eventually(lambda: joined_a == ["b", "other"])
+    await b.join(SID, lease.holder)
+    await b.join("other", lease.holder)
+    await eventually(lambda: joined_a == ["b", "other", "other"])
+    assert joined_a.count("b") == 1  # unwatched: no more notices for SID
+    await b.join(SID, "")  # no holder: nobody to tell, nothing raised

@@ -98,6 +98,7 @@ async def test_roles_owner_node_and_a_takeover_are_visible(redis_url: str) -> No
         text = (await b_http.get("/metrics", headers=AUTH)).text
         cluster_lines = [line for line in text.splitlines() if "profitmaker_cluster_" in line]
         assert len(cluster_lines) > 10  # positive control: the families are there
+        assert "profitmaker_cluster_publishes_skipped_total 0.0" in cluster_lines
         for line in cluster_lines:
             assert "BTC" not in line and names[0] not in line and names[1] not in line
 

@@ -40,11 +40,13 @@ def ticker(symbol: str = "BTC/USDT", **config: Any) -> StreamRequest:
 class Node:
     """One cluster node's stream side, wired as the container wires it."""
 
-    def __init__(self, name: str, redis_url: str, secret: bytes = b"cluster-secret") -> None:
+    def __init__(
+        self, name: str, redis_url: str, secret: bytes = b"cluster-secret", ttl: float = TTL
+    ) -> None:
         self.name = name
         self.backend = FakeBackend()
         self.redis = Redis.from_url(redis_url, socket_timeout=2, socket_connect_timeout=1)
-        self.ownership = RedisStreamOwnership(self.redis, lease_ttl_seconds=TTL, node_id=name)
+        self.ownership = RedisStreamOwnership(self.redis, lease_ttl_seconds=ttl, node_id=name)
         self.cache = InMemoryInstanceCache(
             self.backend.create, CacheSettings(), keyer=CacheKeyer(secret)
         )

@@ -75,6 +75,15 @@ class InProcessStreamOwnership:
             self._counters.refused["fence"] += 1
             refused()
 
+    async def watch_joins(self, stream_id: str, joined: Callable[[], None]) -> bool:
+        return True  # nobody else follows: no notice ever comes
+
+    def unwatch_joins(self, stream_id: str) -> None:
+        return None
+
+    async def join(self, stream_id: str, holder: str) -> None:
+        return None
+
     async def last_reports(self, stream_id: str) -> list[ClusterMessage]:
         return []  # nobody else publishes
 

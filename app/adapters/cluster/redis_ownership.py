@@ -18,7 +18,13 @@ import structlog
 
 from app.adapters.cluster import scripts
 from app.adapters.cluster.in_process import new_node_id
-from app.domain.cluster.model import ClusterCounters, ClusterMessage, ClusterUnavailable, Lease
+from app.domain.cluster.model import (
+    ClusterCounters,
+    ClusterMessage,
+    ClusterUnavailable,
+    Lease,
+    node_of,
+)
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -56,10 +62,11 @@ class RedisStreamOwnership:
     def __init__(
         self, redis: Redis, *, lease_ttl_seconds: float = LEASE_TTL_SECONDS, node_id: str = ""
     ) -> None:
-        from redis.exceptions import RedisError
+        from redis.exceptions import NoScriptError, RedisError
 
         self._redis = redis
         self._errors: tuple[type[BaseException], ...] = (RedisError, OSError, TimeoutError)
+        self._no_script = NoScriptError
         self._node_id = node_id or new_node_id()
         self._lease_ms = max(1, int(lease_ttl_seconds * 1000))
         self._tick_seconds = lease_ttl_seconds / 3
@@ -71,6 +78,9 @@ class RedisStreamOwnership:
         self._followers: dict[
             bytes, tuple[Callable[[ClusterMessage], None], Callable[[], None]]
         ] = {}
+        self._join_watchers: dict[str, Callable[[], None]] = {}
+        self._node_channel = scripts.node_channel(self._node_id).encode()
+        self._node_subscribed = False
         self._pubsub: PubSub | None = None
         self._reader: asyncio.Task[None] | None = None
         self._reader_ok = True
@@ -159,23 +169,11 @@ class RedisStreamOwnership:
                     self._outbox.popleft() for _ in range(min(PUBLISH_BATCH, len(self._outbox)))
                 ]
                 try:
-                    async with self._redis.pipeline(transaction=False) as pipe:
-                        for stream_id, holder, payload, keep, _refused in batch:
-                            keys = [
-                                scripts.lease_key(stream_id),
-                                scripts.latest_key(stream_id),
-                                scripts.state_key(stream_id),
-                            ]
-                            channel = scripts.channel(stream_id)
-                            args: list[str | bytes | int] = [
-                                holder,
-                                channel,
-                                payload,
-                                keep,
-                                LATEST_TTL_MS,
-                            ]
-                            await self._publish(keys=keys, args=args, client=pipe)
-                        results = await pipe.execute(raise_on_error=False)
+                    results = await self._send(batch)
+                    if any(isinstance(r, self._no_script) for r in results):
+                        # Redis lost its script cache (a restart): load it, send once more.
+                        await self._redis.script_load(scripts.PUBLISH)
+                        results = await self._send(batch)
                 except self._errors as exc:
                     self._counters.refused["unreachable"] += len(batch)
                     log.warning("cluster_publish_failed", error_type=type(exc).__name__)
@@ -185,6 +183,30 @@ class RedisStreamOwnership:
                         reason = "fence" if result == -1 else "error"
                         self._counters.refused[reason] += 1
                         refused()
+
+    async def _send(
+        self, batch: list[tuple[str, str, bytes, str, Callable[[], None]]]
+    ) -> list[Any]:
+        """One pipeline of PUBLISH script calls by SHA (EVALSHA). Not redis-py's pipelined
+        ``Script``: that asks SCRIPT EXISTS before every pipeline, a command and a round
+        trip per batch; a NOSCRIPT answer comes back in the results instead."""
+        sha = self._publish.sha
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for stream_id, holder, payload, keep, _refused in batch:
+                pipe.evalsha(
+                    sha,
+                    3,
+                    scripts.lease_key(stream_id),
+                    scripts.latest_key(stream_id),
+                    scripts.state_key(stream_id),
+                    holder,
+                    scripts.channel(stream_id),
+                    payload,
+                    keep,
+                    LATEST_TTL_MS,
+                )
+            results: list[Any] = await pipe.execute(raise_on_error=False)
+        return results
 
     async def last_reports(self, stream_id: str) -> list[ClusterMessage]:
         keys = [scripts.latest_key(stream_id), scripts.state_key(stream_id)]
@@ -208,16 +230,46 @@ class RedisStreamOwnership:
         name = scripts.channel(stream_id).encode()
         self._followers[name] = (deliver, lost)
         try:
-            pubsub = self._pubsub
-            if pubsub is None:
-                pubsub = self._pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+            pubsub = self._channels()
             await pubsub.subscribe(name)
         except self._errors as exc:
             self._followers.pop(name, None)
             raise ClusterUnavailable(type(exc).__name__) from None
-        self._reader_ok = True  # the channel connection works: it just carried SUBSCRIBE
+        self._reading(pubsub)
+
+    async def watch_joins(self, stream_id: str, joined: Callable[[], None]) -> bool:
+        self._join_watchers[stream_id] = joined
+        if self._node_subscribed:
+            return True
+        try:
+            pubsub = self._channels()
+            await pubsub.subscribe(self._node_channel)  # once per node, kept for good
+        except self._errors:
+            return False
+        self._node_subscribed = True
+        self._reading(pubsub)
+        return True
+
+    def unwatch_joins(self, stream_id: str) -> None:
+        self._join_watchers.pop(stream_id, None)
+
+    async def join(self, stream_id: str, holder: str) -> None:
+        node = node_of(holder)
+        if not node:
+            return
+        with contextlib.suppress(*self._errors):
+            async with asyncio.timeout(LEAVE_TIMEOUT_SECONDS):
+                await self._redis.publish(scripts.node_channel(node), stream_id)
+
+    def _channels(self) -> PubSub:
+        if self._pubsub is None:
+            self._pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+        return self._pubsub
+
+    def _reading(self, pubsub: PubSub) -> None:
+        """The channel connection works (it just carried a SUBSCRIBE): read it."""
+        self._reader_ok = True
         if self._reader is None or self._reader.done():
-            self._reader_ok = True
             self._reader = asyncio.get_running_loop().create_task(
                 self._read_loop(pubsub), name="cluster-channels"
             )
@@ -252,6 +304,11 @@ class RedisStreamOwnership:
                     await pubsub.connect()  # type: ignore[no-untyped-call]  # re-subscribes every channel it still lists
                 continue
             if raw is None or raw.get("type") != "message":
+                continue
+            if raw["channel"] == self._node_channel:  # another node follows a stream now
+                watcher = self._join_watchers.get(_text(raw["data"]))
+                if watcher is not None:
+                    watcher()
                 continue
             follower = self._followers.get(raw["channel"])
             if follower is None:

@@ -111,3 +111,9 @@ def state_key(stream_id: str) -> str:
 
 def channel(stream_id: str) -> str:
     return f"pm:stream:{stream_id}"
+
+
+def node_channel(node_id: str) -> str:
+    """The channel of one node: other nodes send it the id of a stream they start following
+    (``join``, ADR 0171)."""
+    return f"pm:node:{node_id}"

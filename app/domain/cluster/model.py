@@ -16,7 +16,9 @@ FOLLOWER: Final = "follower"
 RELEASED: Final = "released"
 LeaseRole = Literal["owner", "follower", "released"]
 
-MessageKind = Literal["data", "error", "stale", "end"]
+MessageKind = Literal["data", "error", "stale", "end", "sync"]
+"""``sync``: the owner's answer to a ``join`` (ADR 0171): everything a new follower needs is
+stored (``last_reports``) and every later report is published."""
 
 
 ACQUIRED_FROM: Final = ("none", "follower", "alone")
@@ -89,7 +91,7 @@ class ClusterMessage:
     ``fence`` is the owner's fencing token: followers drop a message whose fence is lower
     than the highest they have seen for the stream (a paused ex-owner cannot speak over the
     new one). ``data``/``restarted``/``timestamp`` for ``data``; ``message``/``error_type``
-    otherwise.
+    for ``error``, ``stale`` and ``end``; nothing else for ``sync``.
     """
 
     kind: MessageKind

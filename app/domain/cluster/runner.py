@@ -10,6 +10,14 @@
   lease: when the owner dies the lease expires and a follower takes it, tells its
   subscribers (and the other followers) ``error`` + ``status recovering``, and starts the
   loop; the first update after it is a snapshot.
+- **publishing only for followers** (ADR 0171): an owner publishes its reports only while
+  another node has subscribers of the stream (each round's heartbeats), so a stream nobody
+  else follows costs Redis one round per tick, not a call per update. A node that starts
+  following sends ``join`` to the owner; the owner publishes again at once, first its latest
+  update and failure state (stored for ``last_reports``) when it had been skipping, then a
+  ``sync``. The new follower waits for that ``sync`` (at most a tick) before it reads the
+  stored reports and lets its subscribers in: its first subscriber gets the owner's latest
+  update, cached, and every update after it.
 - **alone**: the shared store cannot be reached: the node runs the loop for its own
   subscribers, publishing nothing, and keeps trying; when the store answers again one node
   takes the lease and the others stop their loops and follow.
@@ -86,6 +94,18 @@ class ClusteredStream:
         self._seen = 0
         """Highest fence seen for this stream (rounds and reports)."""
         self._following = False
+        self._others = False
+        """Owner: another node has subscribers (publish reports); False: skip them."""
+        self._joins = 0
+        """``join`` notices received (a round that overlaps one keeps publishing)."""
+        self._watching_joins = False
+        self._joining: asyncio.Future[None] | None = None
+        """Set while this node waits for the owner's ``sync`` after it started following."""
+        self._seeded: ClusterMessage | None = None
+        """Follower: the stored update it started from, until a later one arrives (the same
+        update may still be on its way on the channel: not delivered twice)."""
+        self._last_state: ClusterMessage | None = None
+        """Owner: its last ``error``/``stale`` report while not live again (for a joiner)."""
         self._upstream: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
         self._publishing = _PublishingEvents(self)
@@ -134,6 +154,7 @@ class ClusteredStream:
                             wait.cancel()
                 self._wake.clear()
         finally:
+            self._ownership.unwatch_joins(self.id)
             await self._stop_upstream()
             await self._unfollow()
             with contextlib.suppress(Exception):
@@ -150,6 +171,9 @@ class ClusteredStream:
         local = self._local_count()
         release = local == 0 and self.role != "starting"
         holder = self._holder if self.role in ("owner", "alone") else ""
+        if not self._watching_joins:  # before this node can own it: no notice is missed
+            self._watching_joins = await self._ownership.watch_joins(self.id, self._joined)
+        joins = self._joins
         try:
             if self.role == "follower" and not self._ownership.reachable:
                 raise ClusterUnavailable("channels")  # reports may be missed: serve alone
@@ -170,6 +194,9 @@ class ClusteredStream:
             await self._stop_upstream()
             return
         if lease.role == OWNER:
+            # Heartbeats are written before a joiner's notice: a round that started after
+            # the notice sees the joiner; one that overlapped it may not.
+            self._others = lease.elsewhere > 0 or self._joins != joins
             await self._own(lease.holder)
             return
         await self._follow(lease.holder)
@@ -181,6 +208,7 @@ class ClusteredStream:
         self.role = "owner"
         await self._unfollow()
         if previous != "owner":
+            self._last_state = None
             self._ownership.counters.acquired[_ACQUIRED_FROM.get(previous, "none")] += 1
             log.info("stream_owned", stream=self.id, fence=fence_of(holder), was=previous)
         if self._upstream is None:
@@ -202,9 +230,7 @@ class ClusteredStream:
             try:
                 await self._ownership.follow(self.id, self._deliver, self.wake)
                 self._following = True
-                if self._stream.latest_at is None:
-                    for report in await self._ownership.last_reports(self.id):
-                        self._seed(report)
+                await self._join(holder)
             except ClusterUnavailable:
                 await self._go_alone()
                 return
@@ -212,6 +238,43 @@ class ClusteredStream:
             self._stream.ready.set_result(None)
         if self._local_count() == 0:
             self._stop()  # a follower nobody here uses: leave at once
+
+    async def _join(self, holder: str) -> None:
+        """Tell the owner this node follows now; a node with nothing yet waits (at most a
+        tick) for the owner's ``sync``, then starts from the stored last reports.
+
+        Raises:
+            ClusterUnavailable: the stored reports cannot be read.
+        """
+        joining = None
+        if self._stream.latest_at is None:
+            joining = self._joining = asyncio.get_running_loop().create_future()
+        try:
+            await self._ownership.join(self.id, holder)
+            if joining is not None:  # bounded: an owner that cannot answer is not waited for
+                await asyncio.wait({joining}, timeout=self._ownership.tick_seconds)
+        finally:
+            self._joining = None
+        if self._stream.latest_at is None:
+            for report in await self._ownership.last_reports(self.id):
+                self._seed(report)
+
+    def _joined(self) -> None:
+        """Another node follows the stream now (its ``join``): publish again if skipping,
+        starting with what it needs, then ``sync``."""
+        self._joins += 1
+        if self.role != "owner":
+            return
+        fence = fence_of(self._holder)
+        if not self._others:
+            self._others = True
+            stream = self._stream
+            if stream.latest_at is not None:
+                stamp = stream.latest_timestamp
+                self.publish(ClusterMessage("data", fence, stream.latest, timestamp=stamp))
+            if self._last_state is not None:
+                self.publish(self._last_state)
+        self.publish(ClusterMessage("sync", fence))
 
     def _seed(self, message: ClusterMessage) -> None:
         """A new follower starts from the owner's last reports: its last update becomes the
@@ -226,6 +289,7 @@ class ClusteredStream:
         if message.kind != "data" or stream.latest_at is not None:
             return
         age_ms = max(0, self._clock_ms() - message.timestamp)
+        self._seeded = message if message.fence == self._seen else None
         stream.latest = message.data
         stream.latest_timestamp = message.timestamp
         stream.latest_at = self._monotonic() - age_ms / 1000
@@ -267,9 +331,14 @@ class ClusteredStream:
     # -- reports ----------------------------------------------------------------------
 
     def publish(self, message: ClusterMessage) -> None:
-        """Send one report of this node's loop to the followers, while it owns the lease."""
-        if self.role == "owner":
-            self._ownership.publish(self.id, self._holder, message, self.wake)
+        """Send one report of this node's loop to the followers, while it owns the lease and
+        another node follows (else it is only counted as skipped)."""
+        if self.role != "owner":
+            return
+        if not self._others:
+            self._ownership.counters.skipped += 1
+            return
+        self._ownership.publish(self.id, self._holder, message, self.wake)
 
     def _deliver(self, message: ClusterMessage) -> None:
         if message.fence < self._seen:
@@ -281,6 +350,16 @@ class ClusteredStream:
             if self.role == "owner" and message.fence > fence_of(self._holder):
                 self.wake()  # a later owner speaks: find out at once
             return
+        if message.kind == "sync":
+            if self._joining is not None and not self._joining.done():
+                self._joining.set_result(None)
+            return
+        if self._joining is not None and message.kind != "end":
+            return  # before the owner's sync: the stored reports read after it hold these
+        if message.kind == "data" and self._seeded is not None:
+            if _not_after(message, self._seeded):
+                return  # the update this node started from, or an older one
+            self._seeded = None
         self._deliver_as_follower(message)
 
     def _deliver_as_follower(self, message: ClusterMessage) -> None:
@@ -291,9 +370,19 @@ class ClusteredStream:
             events.on_error(message.message, rebuild_error(message))
         elif message.kind == "stale":
             events.on_stale(message.message, rebuild_error(message))
-        else:
+        elif message.kind == "end":
             events.on_end(message.message, rebuild_error(message))
             self.wake()
+
+
+def _not_after(message: ClusterMessage, seeded: ClusterMessage) -> bool:
+    """True when ``message`` is ``seeded`` or older: same owner (fence; its clock stamps both)
+    and an earlier stamp, or the same stamp and data."""
+    if message.fence != seeded.fence:
+        return False
+    if message.timestamp != seeded.timestamp:
+        return message.timestamp < seeded.timestamp
+    return bool(message.data == seeded.data)
 
 
 class _PublishingEvents:
@@ -309,6 +398,7 @@ class _PublishingEvents:
     def on_data(self, data: Any, restarted: bool) -> None:
         runner = self._runner
         runner._events.on_data(data, restarted)
+        runner._last_state = None
         fence, stamp = fence_of(runner._holder), runner._stream.latest_timestamp
         runner.publish(ClusterMessage("data", fence, data, restarted, timestamp=stamp))
 
@@ -327,4 +417,7 @@ class _PublishingEvents:
     def _report(self, kind: Any, message: str, error: BaseException) -> None:
         error_type = error.error_type if isinstance(error, DomainError) else "StreamInterrupted"
         fence = fence_of(self._runner._holder)
-        self._runner.publish(ClusterMessage(kind, fence, message=message, error_type=error_type))
+        report = ClusterMessage(kind, fence, message=message, error_type=error_type)
+        if kind in ("error", "stale"):
+            self._runner._last_state = report
+        self._runner.publish(report)
