@@ -79,7 +79,8 @@ class RedisStreamOwnership:
             bytes, tuple[Callable[[ClusterMessage], None], Callable[[], None]]
         ] = {}
         self._join_watchers: dict[str, Callable[[], None]] = {}
-        self._node_channel = scripts.node_channel(self._node_id).encode()
+        self._db = scripts.database_of(redis)
+        self._node_channel = scripts.node_channel(self._db, self._node_id).encode()
         self._node_subscribed = False
         self._pubsub: PubSub | None = None
         self._reader: asyncio.Task[None] | None = None
@@ -200,7 +201,7 @@ class RedisStreamOwnership:
                     scripts.latest_key(stream_id),
                     scripts.state_key(stream_id),
                     holder,
-                    scripts.channel(stream_id),
+                    scripts.channel(self._db, stream_id),
                     payload,
                     keep,
                     LATEST_TTL_MS,
@@ -227,7 +228,7 @@ class RedisStreamOwnership:
         deliver: Callable[[ClusterMessage], None],
         lost: Callable[[], None],
     ) -> None:
-        name = scripts.channel(stream_id).encode()
+        name = scripts.channel(self._db, stream_id).encode()
         self._followers[name] = (deliver, lost)
         try:
             pubsub = self._channels()
@@ -259,7 +260,7 @@ class RedisStreamOwnership:
             return
         with contextlib.suppress(*self._errors):
             async with asyncio.timeout(LEAVE_TIMEOUT_SECONDS):
-                await self._redis.publish(scripts.node_channel(node), stream_id)
+                await self._redis.publish(scripts.node_channel(self._db, node), stream_id)
 
     def _channels(self) -> PubSub:
         if self._pubsub is None:
@@ -275,7 +276,7 @@ class RedisStreamOwnership:
             )
 
     async def unfollow(self, stream_id: str) -> None:
-        name = scripts.channel(stream_id).encode()
+        name = scripts.channel(self._db, stream_id).encode()
         if self._followers.pop(name, None) is None or self._pubsub is None:
             return
         try:

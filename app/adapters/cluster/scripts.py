@@ -9,9 +9,18 @@ Times come from Redis's own clock (``TIME``), so node clocks never matter. Keys 
 - ``pm:subs:<id>``   hash node -> ``<expires_ms>:<count>`` (per-node subscriber heartbeats);
 - ``pm:latest:<id>`` the owner's last ``data`` report, and ``pm:state:<id>`` its last
   ``error``/``stale`` report while not live again: what a node that starts following needs.
+
+Keys live in the client's database (``SELECT``); channels do not, so their names carry the
+database number: ``pm:<db>:stream:<id>`` (the owner's reports) and ``pm:<db>:node:<node>``
+(join notices to one node), ADR 0172.
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
 
 TICK = """
 local t = redis.call('TIME')
@@ -109,11 +118,19 @@ def state_key(stream_id: str) -> str:
     return f"pm:state:{stream_id}"
 
 
-def channel(stream_id: str) -> str:
-    return f"pm:stream:{stream_id}"
+def channel(db: int, stream_id: str) -> str:
+    """The stream's channel in the cluster of Redis database ``db``: pub/sub ignores
+    databases, so the name carries it (two clusters on two databases of one Redis never
+    hear each other, ADR 0172)."""
+    return f"pm:{db}:stream:{stream_id}"
 
 
-def node_channel(node_id: str) -> str:
+def node_channel(db: int, node_id: str) -> str:
     """The channel of one node: other nodes send it the id of a stream they start following
-    (``join``, ADR 0171)."""
-    return f"pm:node:{node_id}"
+    (``join``, ADR 0171); with the database as ``channel``."""
+    return f"pm:{db}:node:{node_id}"
+
+
+def database_of(redis: Redis) -> int:
+    """The Redis database number a client uses (``/<db>`` of its URL; 0 by default)."""
+    return int(redis.connection_pool.connection_kwargs.get("db", 0) or 0)
