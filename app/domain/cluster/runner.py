@@ -196,8 +196,12 @@ class ClusteredStream:
         if lease.role == OWNER:
             # Heartbeats are written before a joiner's notice: a round that started after
             # the notice sees the joiner; one that overlapped it may not.
-            self._others = lease.elsewhere > 0 or self._joins != joins
+            joined_meanwhile = self._joins != joins
+            answered = self.role == "owner"  # a notice that came while owning was answered
+            self._others = lease.elsewhere > 0 or (joined_meanwhile and answered)
             await self._own(lease.holder)
+            if joined_meanwhile and not answered:
+                self._joined()  # it came before this node knew it owned: answer it now
             return
         await self._follow(lease.holder)
 
