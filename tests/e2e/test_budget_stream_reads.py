@@ -85,6 +85,17 @@ async def test_fresh_streams_answer_tickers_and_books_with_no_rest_call() -> Non
                     assert data["bids"][0][0] > data["bids"][-1][0]
                     assert int(book.headers["X-Data-Age-Ms"]) <= 5000
                 assert sum(emulator.counts.values()) == rest_before  # not one REST call
+                # deeper than the stream's book (ccxt.pro keeps 1,000 levels): the exchange
+                # answers the 5,000 asked for, the stream's 1,000 would cut them silently
+                depth_before = emulator.count("/depth")  # the stream's own snapshot
+                deep = await post(
+                    http,
+                    "fetchOrderBook",
+                    {"config": REGULAR, "symbol": "BTC/USDT", "limit": 5000},
+                )
+                assert deep.headers["X-Data-Source"] == "exchange"
+                assert len(deep.json()["data"]["bids"]) == 5000
+                assert emulator.count("/depth") == depth_before + 1
                 # positive control: a symbol without a stream goes to the exchange
                 other = await post(http, "fetchTicker", {"config": REGULAR, "symbol": "ETH/USDT"})
                 assert other.headers["X-Data-Source"] == "exchange"

@@ -247,3 +247,12 @@ def test_stream_books_are_cut_to_the_limit_and_copied() -> None:
         book_from_stream(book, None) == book
         and book_from_stream({"bids": [], "asks": []}, 5) is None
     )
+
+
+def test_a_stream_book_shallower_than_the_limit_never_stands_in_for_rest() -> None:
+    # ccxt.pro binance keeps 1,000 levels; fetchOrderBook limit=5000 must not get 1,000.
+    book = {"symbol": "BTC/USDT", "bids": [[3, 1], [2, 1], [1, 1]], "asks": [[4, 1], [5, 1]]}
+    assert book_from_stream(book, 3) is None  # asks hold 2 levels only
+    assert book_from_stream(book, 4) is None
+    exact = book_from_stream(book, 2)  # positive control: deep enough on both sides
+    assert exact is not None and exact["bids"] == [[3, 1], [2, 1]] and exact["asks"] == book["asks"]

@@ -28,6 +28,11 @@ def ticker_from_stream(data: Any) -> dict[str, Any] | None:
 def book_from_stream(data: Any, limit: int | None) -> dict[str, Any] | None:
     """A copy of a streamed order book, each side cut to ``limit`` levels; None if unusable.
 
+    A book with fewer than ``limit`` levels on a side is unusable: the stream keeps only the
+    depth it subscribed (ccxt.pro binance: 1,000 levels, the simulator: 50) and the REST call
+    would have answered up to ``limit`` (binance: 5,000), so answering the stream's shorter
+    book would cut the client's depth without a word; the exchange answers instead.
+
     Cut first, then copied: only the levels answered are copied (the library's book objects
     are changed in place by later updates, so nothing of theirs is kept).
     """
@@ -35,6 +40,8 @@ def book_from_stream(data: Any, limit: int | None) -> dict[str, Any] | None:
         return None
     bids, asks = data.get("bids"), data.get("asks")
     if not isinstance(bids, list) or not isinstance(asks, list) or not (bids or asks):
+        return None
+    if limit is not None and (len(bids) < limit or len(asks) < limit):
         return None
     sides = {"bids": bids, "asks": asks}
     return {
