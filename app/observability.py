@@ -485,6 +485,7 @@ _VERBATIM_JSON_TEXT = re.compile(r"[ !#-\[\]-~]*")
 
 
 _PLAIN_TEXTS_KEPT = 1024
+_HEX_DIGITS = "0123456789abcdef"  # every scrubber trigger word has a letter outside a-f
 
 
 def _request_line(
@@ -517,8 +518,12 @@ def _request_line(
         if len(plain) >= _PLAIN_TEXTS_KEPT:  # paths are the client's choice: bounded
             plain.clear()
         plain.add(texts)
-    if not _VERBATIM_JSON_TEXT.fullmatch(request_id) or _may_hold_secret(request_id):
-        return None  # a client's X-Request-ID
+    # Hex digits (the ids we make) spell no scrubber word and need no escaping; anything
+    # else is a client's X-Request-ID: checked.
+    if request_id.strip(_HEX_DIGITS) and (
+        not _VERBATIM_JSON_TEXT.fullmatch(request_id) or _may_hold_secret(request_id)
+    ):
+        return None
     known = context.get(_request_secrets, ())
     if known and any(secret in texts or secret in request_id for secret in known):
         return None

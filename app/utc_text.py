@@ -11,40 +11,25 @@ import time
 from datetime import UTC, datetime
 
 
-class UtcSecondText:
-    """``2026-12-01T00:22:21`` for a Unix second, formatted again only when the second
-    changes (a clock step back included)."""
-
-    __slots__ = ("_second", "_text")
-
-    def __init__(self) -> None:
-        self._second = -1
-        self._text = ""
-
-    def of(self, second: int) -> str:
-        if second != self._second:
-            self._text = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S")
-            self._second = second
-        return self._text
-
-
 class IsoStamp:
     """A Unix time as ISO 8601 UTC text with ``digits`` of the second's fraction, truncated.
 
     ``IsoStamp(6, zero_fraction=False)``: structlog's ``TimeStamper(fmt="iso", utc=True)``,
     ``2026-11-30T23:50:10.123456Z``, no fraction when the microseconds are 0 (as
     ``datetime.isoformat``). ``IsoStamp(3)``: JavaScript's ``toISOString()``,
-    ``2026-12-01T00:22:21.818Z``, as the original server's /health answers.
+    ``2026-12-01T00:22:21.818Z``, as the original server's /health answers. The date and
+    time of day are formatted again only when the second changes (a step back included).
     """
 
-    __slots__ = ("_digits", "_per_second", "_seconds", "_unit_ns", "_zero_fraction")
+    __slots__ = ("_digits", "_per_second", "_prefix", "_second", "_unit_ns", "_zero_fraction")
 
     def __init__(self, digits: int, *, zero_fraction: bool = True) -> None:
-        self._digits = digits
         self._per_second = 10**digits
         self._unit_ns = 10 ** (9 - digits)
+        self._digits = digits
         self._zero_fraction = zero_fraction
-        self._seconds = UtcSecondText()
+        self._second = -1
+        self._prefix = ""
 
     def __call__(self) -> str:
         return self.at(time.time_ns())
@@ -52,7 +37,9 @@ class IsoStamp:
     def at(self, stamp_ns: int) -> str:
         """The text of ``stamp_ns`` (ns since the epoch)."""
         second, fraction = divmod(stamp_ns // self._unit_ns, self._per_second)
-        prefix = self._seconds.of(second)
+        if second != self._second:
+            self._prefix = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+            self._second = second
         if fraction or self._zero_fraction:
-            return f"{prefix}.{fraction:0{self._digits}d}Z"
-        return f"{prefix}Z"
+            return "%s.%0*dZ" % (self._prefix, self._digits, fraction)  # noqa: UP031 - fastest
+        return self._prefix + "Z"
