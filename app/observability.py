@@ -204,6 +204,12 @@ def shared_processors() -> list[Any]:
     ]
 
 
+KEEP_SECONDS = 0.05
+"""How long a line made on the event loop may wait before it is written (s)."""
+KEEP_LINES = 1024
+"""How many lines may wait: the next one writes them all (bounded memory and burst)."""
+
+
 class LineHandler(logging.StreamHandler):  # type: ignore[type-arg]
     """The root handler ``configure_logging`` installs; it also takes ready event dicts.
 
@@ -286,20 +292,25 @@ class LineHandler(logging.StreamHandler):  # type: ignore[type-arg]
             self.handleError(logging.makeLogRecord({"name": logger.name, "msg": line}))
 
     def _defer(self, text: str | _PendingRequest) -> bool:
-        """On an event loop: keep the line and write every line of this loop turn in one
-        ``write`` when the turn ends (one syscall for all requests answered in it, ADR 0122).
-        Any other line, ``flush()`` and ``close()`` write the kept ones first, so the order
-        of lines stays the order they were made in."""
+        """On an event loop: keep the line; the kept lines are made and written in one
+        ``write`` at most ``KEEP_SECONDS`` later, or at once when ``KEEP_LINES`` wait (ADR
+        0122 wrote once per loop turn; ADR 0180 keeps them longer, as nginx's ``access_log
+        ... buffer= flush=`` does: a syscall and a timer per 50 ms instead of per turn).
+        Any other line (a warning, an error), ``flush()`` and ``close()`` write the kept
+        ones first, so the order of lines stays the order they were made in."""
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
             return False
         with self.lock:  # type: ignore[union-attr]
             self._pending.append(text)
+            if len(self._pending) >= KEEP_LINES:
+                self._write_pending()
+                return True
             if self._drain_scheduled:
                 return True
             self._drain_scheduled = True
-        loop.call_soon(self._drain)
+        loop.call_later(KEEP_SECONDS, self._drain)
         return True
 
     def _drain(self) -> None:

@@ -221,10 +221,13 @@ class _CountingBytes(io.BytesIO):
         return super().write(data)
 
 
-async def test_on_a_loop_lines_of_one_turn_are_written_at_once_and_in_order() -> None:
-    """stderr-like stream (line-buffered or write-through): the lines of one loop turn go out in one write
-    at the turn's end; an ordinary line in between writes the kept ones first."""
+async def test_on_a_loop_kept_lines_are_written_together_later_and_in_order() -> None:
+    """stderr-like stream (line-buffered or write-through): lines made on the loop are kept
+    past the loop turn and go out in one write at most KEEP_SECONDS later; an ordinary line
+    in between writes the kept ones first."""
     import asyncio
+
+    from app.testing.waiting import eventually
 
     raw = _CountingBytes()
     stream = io.TextIOWrapper(raw, encoding="utf-8", line_buffering=True)
@@ -233,8 +236,10 @@ async def test_on_a_loop_lines_of_one_turn_are_written_at_once_and_in_order() ->
         std = logging.getLogger("app.http")
         emit_info(std, "http_request", path="/a")
         emit_info(std, "http_request", path="/b")
-        assert raw.writes == 0  # kept until the turn ends
+        assert raw.writes == 0  # kept
         await asyncio.sleep(0)
+        assert raw.writes == 0  # still kept after the loop turn
+        await eventually(lambda: raw.writes or None, timeout=5)  # by the timer alone
         assert raw.writes == 1  # both in one write
         emit_info(std, "http_request", path="/c")
         structlog.get_logger("app.other").warning("in_between")  # writes /c first
@@ -261,7 +266,7 @@ def test_off_a_loop_each_line_is_written_at_once() -> None:
 
 async def test_a_write_through_stream_is_batched_too() -> None:
     """stderr redirected to a file or pipe is write-through, not line-buffered."""
-    import asyncio
+    from app.testing.waiting import eventually
 
     raw = _CountingBytes()
     stream = io.TextIOWrapper(raw, encoding="utf-8", write_through=True)
@@ -269,9 +274,26 @@ async def test_a_write_through_stream_is_batched_too() -> None:
     try:
         for path in ("/a", "/b", "/c"):
             emit_info(logging.getLogger("app.http"), "http_request", path=path)
-        await asyncio.sleep(0)
-        stream.flush()
+        await eventually(lambda: raw.writes or None, timeout=5)
         assert raw.writes == 1 and raw.getvalue().count(b"http_request") == 3
+    finally:
+        structlog.reset_defaults()
+        logging.getLogger().handlers.clear()
+
+
+async def test_kept_lines_are_bounded_the_one_past_the_bound_writes_them() -> None:
+    from app.observability import KEEP_LINES
+
+    raw = _CountingBytes()
+    stream = io.TextIOWrapper(raw, encoding="utf-8", write_through=True)
+    configure_logging("info", "json", stream=stream)
+    try:
+        for n in range(KEEP_LINES - 1):
+            emit_info(logging.getLogger("app.http"), "http_request", path=f"/{n}")
+        assert raw.writes == 0  # positive control: kept below the bound
+        emit_info(logging.getLogger("app.http"), "http_request", path="/last")
+        assert raw.writes == 1
+        assert raw.getvalue().count(b"http_request") == KEEP_LINES
     finally:
         structlog.reset_defaults()
         logging.getLogger().handlers.clear()
@@ -397,11 +419,12 @@ def test_a_remembered_secret_in_the_path_is_scrubbed_on_the_template_road() -> N
     assert json.loads(lines[1])["path"] == "/x/plain"  # positive control
 
 
-def test_on_a_loop_the_lines_of_a_turn_are_made_at_its_end_in_order_with_their_context() -> None:
-    """stderr as Python sets it up (line-buffered): request lines are kept and made when the
-    loop turn ends, each with what its request had bound and remembered, even though the
+def test_on_a_loop_kept_request_lines_are_made_later_in_order_with_their_context() -> None:
+    """stderr as Python sets it up (line-buffered): request lines are kept and made when
+    they are written, each with what its request had bound and remembered, even though the
     request reset them before; a line logged in between keeps its place."""
     from app.observability import emit_request_line
+    from app.testing.waiting import eventually
 
     raw = io.BytesIO()
     stream = io.TextIOWrapper(raw, encoding="utf-8", line_buffering=True)
@@ -419,8 +442,7 @@ def test_on_a_loop_the_lines_of_a_turn_are_made_at_its_end_in_order_with_their_c
         contextvars.copy_context().run(request, "r-2", "/x/Zq7RvX2mPw")
         contextvars.copy_context().run(request, "r-3", "/caf\u00e9")  # the generic road
         kept = raw.getvalue()
-        await asyncio.sleep(0)  # the loop turn ends: the kept lines are made and written
-        await asyncio.sleep(0)
+        await eventually(lambda: raw.getvalue().count(b"http_request") == 3 or None, timeout=5)
         return kept
 
     try:
