@@ -100,6 +100,8 @@ def _incoming_request_id(scope: Scope) -> str | None:
     for name, value in scope.get("headers", ()):
         if name == _REQUEST_ID_HEADER:
             text = value.decode("latin-1")[:64]
-            if text and all(c.isalnum() or c in "-_." for c in text):
+            # ASCII only: str.isalnum() also takes latin-1 letters (a UTF-8 "ü" decoded as
+            # latin-1 is "Ã¼"), which would go back re-encoded, not as the client sent them.
+            if text and text.isascii() and all(c.isalnum() or c in "-_." for c in text):
                 return text
     return None

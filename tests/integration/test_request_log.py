@@ -39,7 +39,9 @@ async def test_each_request_writes_one_line_with_its_fields(log_stream: io.Strin
         denied = await c.post("/api/exchange/fetchTicker", json={})
         mine = await c.get("/api/backends", headers={**AUTH, "X-Request-ID": "req-42.a_b"})
         odd = await c.get("/health", headers={"X-Request-ID": "no spaces allowed"})
-    lines = request_lines(log_stream)
+        # UTF-8 "ü½": latin-1 letters to isalnum(); would come back double-encoded.
+        utf8 = await c.get("/health", headers={"X-Request-ID": "abc\u00fc\u00bd".encode()})
+    lines = request_lines(log_stream)[:4]
     assert [(ln["method"], ln["path"], ln["status"]) for ln in lines] == [
         ("GET", "/health", 200),  # never the query
         ("POST", "/api/exchange/fetchTicker", 401),
@@ -55,6 +57,8 @@ async def test_each_request_writes_one_line_with_its_fields(log_stream: io.Strin
     assert len(odd.headers["x-request-id"]) == 32  # an unsafe one is replaced
     assert len(health.headers["x-request-id"]) == 32
     assert health.headers["x-request-id"] != odd.headers["x-request-id"]
+    assert len(utf8.headers["x-request-id"]) == 32  # replaced, not echoed re-encoded
+    assert request_lines(log_stream)[4]["request_id"] == utf8.headers["x-request-id"]
 
 
 async def test_lines_inside_a_request_carry_its_request_id(log_stream: io.StringIO) -> None:
