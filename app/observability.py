@@ -204,9 +204,9 @@ def shared_processors() -> list[Any]:
     ]
 
 
-KEEP_SECONDS = 0.05
+KEEP_SECONDS = 0.01
 """How long a line made on the event loop may wait before it is written (s)."""
-KEEP_LINES = 1024
+KEEP_LINES = 256
 """How many lines may wait: the next one writes them all (bounded memory and burst)."""
 
 
@@ -295,7 +295,7 @@ class LineHandler(logging.StreamHandler):  # type: ignore[type-arg]
         """On an event loop: keep the line; the kept lines are made and written in one
         ``write`` at most ``KEEP_SECONDS`` later, or at once when ``KEEP_LINES`` wait (ADR
         0122 wrote once per loop turn; ADR 0180 keeps them longer, as nginx's ``access_log
-        ... buffer= flush=`` does: a syscall and a timer per 50 ms instead of per turn).
+        ... buffer= flush=`` does: a syscall and a timer per 10 ms instead of per turn).
         Any other line (a warning, an error), ``flush()`` and ``close()`` write the kept
         ones first, so the order of lines stays the order they were made in."""
         try:
