@@ -221,6 +221,19 @@ class _CountingBytes(io.BytesIO):
         return super().write(data)
 
 
+@contextlib.contextmanager
+def _counting_stderr(**kind: bool) -> Iterator[_CountingBytes]:
+    """Logging configured onto a stream like stderr (``line_buffering`` or
+    ``write_through``), its raw ``write`` calls counted; reset afterwards."""
+    raw = _CountingBytes()
+    configure_logging("info", "json", stream=io.TextIOWrapper(raw, encoding="utf-8", **kind))
+    try:
+        yield raw
+    finally:
+        structlog.reset_defaults()
+        logging.getLogger().handlers.clear()
+
+
 async def test_on_a_loop_kept_lines_are_written_together_later_and_in_order() -> None:
     """stderr-like stream (line-buffered or write-through): lines made on the loop are kept
     past the loop turn and go out in one write at most KEEP_SECONDS later; an ordinary line
@@ -229,10 +242,7 @@ async def test_on_a_loop_kept_lines_are_written_together_later_and_in_order() ->
 
     from app.testing.waiting import eventually
 
-    raw = _CountingBytes()
-    stream = io.TextIOWrapper(raw, encoding="utf-8", line_buffering=True)
-    configure_logging("info", "json", stream=stream)
-    try:
+    with _counting_stderr(line_buffering=True) as raw:
         std = logging.getLogger("app.http")
         emit_info(std, "http_request", path="/a")
         emit_info(std, "http_request", path="/b")
@@ -247,56 +257,35 @@ async def test_on_a_loop_kept_lines_are_written_together_later_and_in_order() ->
         logging.getLogger().handlers[0].flush()  # flush (shutdown) writes what is kept
         order = [json.loads(x).get("path", "w") for x in raw.getvalue().decode().splitlines()]
         assert order == ["/a", "/b", "/c", "w", "/d"]
-    finally:
-        structlog.reset_defaults()
-        logging.getLogger().handlers.clear()
 
 
 def test_off_a_loop_each_line_is_written_at_once() -> None:
-    raw = _CountingBytes()
-    stream = io.TextIOWrapper(raw, encoding="utf-8", line_buffering=True)
-    configure_logging("info", "json", stream=stream)
-    try:
+    with _counting_stderr(line_buffering=True) as raw:
         emit_info(logging.getLogger("app.http"), "http_request", path="/a")
         assert raw.writes == 1 and b'"path":"/a"' in raw.getvalue()
-    finally:
-        structlog.reset_defaults()
-        logging.getLogger().handlers.clear()
 
 
 async def test_a_write_through_stream_is_batched_too() -> None:
     """stderr redirected to a file or pipe is write-through, not line-buffered."""
     from app.testing.waiting import eventually
 
-    raw = _CountingBytes()
-    stream = io.TextIOWrapper(raw, encoding="utf-8", write_through=True)
-    configure_logging("info", "json", stream=stream)
-    try:
+    with _counting_stderr(write_through=True) as raw:
         for path in ("/a", "/b", "/c"):
             emit_info(logging.getLogger("app.http"), "http_request", path=path)
         await eventually(lambda: raw.writes or None, timeout=5)
         assert raw.writes == 1 and raw.getvalue().count(b"http_request") == 3
-    finally:
-        structlog.reset_defaults()
-        logging.getLogger().handlers.clear()
 
 
 async def test_kept_lines_are_bounded_the_one_past_the_bound_writes_them() -> None:
     from app.observability import KEEP_LINES
 
-    raw = _CountingBytes()
-    stream = io.TextIOWrapper(raw, encoding="utf-8", write_through=True)
-    configure_logging("info", "json", stream=stream)
-    try:
+    with _counting_stderr(write_through=True) as raw:
         for n in range(KEEP_LINES - 1):
             emit_info(logging.getLogger("app.http"), "http_request", path=f"/{n}")
         assert raw.writes == 0  # positive control: kept below the bound
         emit_info(logging.getLogger("app.http"), "http_request", path="/last")
         assert raw.writes == 1
         assert raw.getvalue().count(b"http_request") == KEEP_LINES
-    finally:
-        structlog.reset_defaults()
-        logging.getLogger().handlers.clear()
 
 
 # -- emit_request_line: the template road of the http_request line (ADR 0180) -------------
